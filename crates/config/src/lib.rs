@@ -1,0 +1,266 @@
+//! Server configuration: `app.yaml` (reference-compatible keys) overridden by
+//! environment variables. Every key `a.b_c` can be set as `ROCKET_A_B_C`;
+//! `DATABASE_URL` configures PostgreSQL in one variable.
+
+mod env;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use env::ENV_KEYS;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Driver {
+    Postgres,
+    Sqlite,
+}
+
+impl Driver {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Driver::Postgres => "postgres",
+            Driver::Sqlite => "sqlite",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Driver> {
+        match s {
+            "postgres" | "postgresql" => Some(Driver::Postgres),
+            "sqlite" => Some(Driver::Sqlite),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    pub port: u16,
+    /// Bind address. Loopback by default so a fresh `cargo run` is not exposed.
+    pub host: String,
+    /// Largest JSON request body in bytes.
+    pub body_limit: usize,
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
+    pub shutdown_timeout_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            port: 8080,
+            host: "127.0.0.1".into(),
+            body_limit: 2 * 1024 * 1024,
+            shutdown_timeout_secs: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// Management database driver and default for new apps.
+    pub driver: Driver,
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: String,
+    /// Management database name (PostgreSQL) or file stem (SQLite).
+    pub name: String,
+    pub pool_size: usize,
+    /// SQLite directory.
+    pub path: PathBuf,
+    /// Milliseconds a request waits for a pooled connection before 503.
+    pub pool_timeout_ms: u64,
+    /// Full PostgreSQL URL; wins over host/port/user/password/name.
+    pub url: Option<String>,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            driver: Driver::Sqlite,
+            host: "localhost".into(),
+            port: 5432,
+            user: "postgres".into(),
+            password: String::new(),
+            name: "rocket".into(),
+            pool_size: 10,
+            path: PathBuf::from("./data"),
+            pool_timeout_ms: 5000,
+            url: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    pub driver: String,
+    pub local_path: PathBuf,
+    pub max_file_size: u64,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            driver: "local".into(),
+            local_path: PathBuf::from("./uploads"),
+            max_file_size: 10 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InstrumentationConfig {
+    pub enabled: bool,
+    pub retention_days: u32,
+    pub sampling_rate: f64,
+    pub buffer_size: usize,
+    pub flush_interval_ms: u64,
+}
+
+impl Default for InstrumentationConfig {
+    fn default() -> Self {
+        InstrumentationConfig {
+            enabled: true,
+            retention_days: 7,
+            sampling_rate: 1.0,
+            buffer_size: 500,
+            flush_interval_ms: 100,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AiConfig {
+    pub base_url: String,
+    pub api_key: String,
+    pub model: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub app_pool_size: usize,
+    pub jwt_secret: String,
+    pub platform_jwt_secret: String,
+    pub storage: StorageConfig,
+    pub instrumentation: InstrumentationConfig,
+    pub ai: AiConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            app_pool_size: 5,
+            jwt_secret: "changeme-secret".into(),
+            platform_jwt_secret: "changeme-platform-secret".into(),
+            storage: StorageConfig::default(),
+            instrumentation: InstrumentationConfig::default(),
+            ai: AiConfig::default(),
+        }
+    }
+}
+
+/// Where the configuration came from, for the startup banner.
+#[derive(Debug, Clone)]
+pub enum Source {
+    File(PathBuf),
+    Defaults,
+}
+
+impl Config {
+    /// Loads `explicit` (must exist) or `./app.yaml` (optional), then applies
+    /// the environment.
+    pub fn load(explicit: Option<&Path>) -> Result<(Config, Source), ConfigError> {
+        Self::load_with_env(explicit, &|k| std::env::var(k).ok())
+    }
+
+    pub fn load_with_env(
+        explicit: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(Config, Source), ConfigError> {
+        let (text, source) = match explicit {
+            Some(p) => (read(p)?, Source::File(p.to_path_buf())),
+            None => {
+                let p = PathBuf::from("app.yaml");
+                if p.exists() {
+                    (read(&p)?, Source::File(p))
+                } else {
+                    (String::new(), Source::Defaults)
+                }
+            }
+        };
+        Ok((Self::from_yaml_and_env(&text, env)?, source))
+    }
+
+    pub fn from_yaml_and_env(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let mut doc: serde_yaml::Value = if text.trim().is_empty() {
+            serde_yaml::Value::Mapping(Default::default())
+        } else {
+            serde_yaml::from_str(text).map_err(|e| ConfigError::Invalid(e.to_string()))?
+        };
+        if doc.is_null() {
+            doc = serde_yaml::Value::Mapping(Default::default());
+        }
+        env::apply(&mut doc, env)?;
+        let cfg: Config = serde_path_to_error::deserialize(doc).map_err(|e| {
+            let path = e.path().to_string();
+            ConfigError::Invalid(format!("{path}: {}", e.into_inner()))
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |k: &str, why: &str| Err(ConfigError::Invalid(format!("{k}: {why}")));
+        if self.database.pool_size == 0 {
+            return bad("database.pool_size", "must be at least 1");
+        }
+        if self.app_pool_size == 0 {
+            return bad("app_pool_size", "must be at least 1");
+        }
+        if self.database.name.is_empty() {
+            return bad("database.name", "must not be empty");
+        }
+        if !(0.0..=1.0).contains(&self.instrumentation.sampling_rate) {
+            return bad("instrumentation.sampling_rate", "must be between 0.0 and 1.0");
+        }
+        if self.storage.driver != "local" && self.storage.driver != "s3" {
+            return bad("storage.driver", "must be 'local' or 's3'");
+        }
+        if self.platform_jwt_secret.is_empty() {
+            return bad("platform_jwt_secret", "must not be empty");
+        }
+        if self.server.body_limit < 1024 {
+            return bad("server.body_limit", "must be at least 1024 bytes");
+        }
+        Ok(())
+    }
+}
+
+fn read(p: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+        path: p.to_path_buf(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,70 @@
+use super::*;
+use std::collections::HashMap;
+
+fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    move |k| m.get(k).cloned()
+}
+
+#[test]
+fn defaults_are_the_embedded_store() {
+    let c = Config::from_yaml_and_env("", &env_of(&[])).unwrap();
+    assert_eq!(c.database.driver, Driver::Sqlite);
+    assert_eq!(c.server.port, 8080);
+    assert_eq!(c.server.host, "127.0.0.1");
+    assert_eq!(c.database.name, "rocket");
+    assert_eq!(c.storage.max_file_size, 10485760);
+}
+
+#[test]
+fn reads_reference_yaml() {
+    let yaml = "server:\n  port: 9090\ndatabase:\n  driver: postgres\n  host: db\n  port: 5433\n  user: rocket\n  password: rocket\n  name: rocket\n  pool_size: 50\napp_pool_size: 7\nplatform_jwt_secret: s3cret\ninstrumentation:\n  enabled: false\n";
+    let c = Config::from_yaml_and_env(yaml, &env_of(&[])).unwrap();
+    assert_eq!(c.server.port, 9090);
+    assert_eq!(c.database.driver, Driver::Postgres);
+    assert_eq!(c.database.port, 5433);
+    assert_eq!(c.database.pool_size, 50);
+    assert_eq!(c.app_pool_size, 7);
+    assert!(!c.instrumentation.enabled);
+}
+
+#[test]
+fn env_overrides_every_level() {
+    let c = Config::from_yaml_and_env(
+        "server:\n  port: 9090\n",
+        &env_of(&[
+            ("ROCKET_SERVER_PORT", "7000"),
+            ("ROCKET_DATABASE_POOL_SIZE", "3"),
+            ("ROCKET_DATABASE_PASSWORD", "123"),
+            ("ROCKET_INSTRUMENTATION_ENABLED", "false"),
+            ("JWT_SECRET", "legacy"),
+            ("ROCKET_AI_MODEL", "gpt"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(c.server.port, 7000);
+    assert_eq!(c.database.pool_size, 3);
+    assert_eq!(c.database.password, "123");
+    assert!(!c.instrumentation.enabled);
+    assert_eq!(c.jwt_secret, "legacy");
+    assert_eq!(c.ai.model, "gpt");
+}
+
+#[test]
+fn database_url_selects_postgres() {
+    let c = Config::from_yaml_and_env("", &env_of(&[("DATABASE_URL", "postgres://u@h/db")])).unwrap();
+    assert_eq!(c.database.driver, Driver::Postgres);
+    assert_eq!(c.database.url.as_deref(), Some("postgres://u@h/db"));
+}
+
+#[test]
+fn invalid_values_name_the_key() {
+    let e = Config::from_yaml_and_env("database:\n  driver: oracle\n", &env_of(&[])).unwrap_err();
+    assert!(e.to_string().contains("database"), "{e}");
+    let e = Config::from_yaml_and_env("", &env_of(&[("ROCKET_SERVER_PORT", "eighty")])).unwrap_err();
+    assert!(e.to_string().contains("server.port"), "{e}");
+    let e = Config::from_yaml_and_env("database:\n  pool_sise: 3\n", &env_of(&[])).unwrap_err();
+    assert!(e.to_string().contains("pool_sise"), "{e}");
+    let e = Config::from_yaml_and_env("instrumentation:\n  sampling_rate: 2\n", &env_of(&[])).unwrap_err();
+    assert!(e.to_string().contains("instrumentation.sampling_rate"), "{e}");
+}
