@@ -1,14 +1,15 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! Platform and multi-app management: the management database, one
+//! `AppContext` per app, app lifecycle and account sessions.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod accounts;
+mod app;
+pub mod connect;
+mod platform;
+pub mod schema;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use accounts::{Accounts, TokenPair};
+pub use app::AppContext;
+pub use platform::{
+    app_accounts, db_name_for, valid_app_name, NewApp, Platform, APP_ADMIN_EMAIL, PLATFORM_EMAIL,
+    SEED_PASSWORD,
+};

@@ -1,5 +1,74 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! Credentials: HS256 access tokens, bcrypt password hashes, opaque secrets.
+
+use chrono::Utc;
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+/// Access tokens live 15 minutes; refresh tokens 7 days (semantics.md §13.1).
+pub const ACCESS_TTL_SECS: i64 = 15 * 60;
+pub const REFRESH_TTL_SECS: i64 = 7 * 24 * 3600;
+
+/// bcrypt cost used by the reference; its hashes must keep verifying.
+pub const BCRYPT_COST: u32 = 10;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Claims {
+    pub sub: String,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("token error: {0}")]
+    Token(String),
+    #[error("hash error: {0}")]
+    Hash(String),
+}
+
+pub fn issue_access_token(secret: &str, user_id: &str, roles: &[String]) -> Result<String, AuthError> {
+    let iat = Utc::now().timestamp();
+    let claims = Claims {
+        sub: user_id.to_string(),
+        roles: roles.to_vec(),
+        iat,
+        exp: iat + ACCESS_TTL_SECS,
+    };
+    encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .map_err(|e| AuthError::Token(e.to_string()))
+}
+
+/// Verifies signature (HMAC only) and expiry. No leeway: an expired token is expired.
+pub fn verify_access_token(secret: &str, token: &str) -> Option<Claims> {
+    let mut v = Validation::new(Algorithm::HS256);
+    v.algorithms = vec![Algorithm::HS256, Algorithm::HS384, Algorithm::HS512];
+    v.leeway = 0;
+    v.set_required_spec_claims(&["exp", "sub"]);
+    decode::<Claims>(token, &DecodingKey::from_secret(secret.as_bytes()), &v)
+        .ok()
+        .map(|d| d.claims)
+}
+
+pub fn hash_password(password: &str) -> Result<String, AuthError> {
+    bcrypt::hash(password, BCRYPT_COST).map_err(|e| AuthError::Hash(e.to_string()))
+}
+
+/// Constant-time check against a bcrypt hash ($2a$/$2b$/$2y$); malformed hashes fail.
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    bcrypt::verify(password, hash).unwrap_or(false)
+}
+
+/// `n` random bytes as lowercase hex (app JWT secrets: 32 bytes → 64 chars).
+pub fn random_hex(n: usize) -> String {
+    let mut buf = vec![0u8; n];
+    getrandom::fill(&mut buf).expect("operating system random source unavailable");
+    hex::encode(buf)
 }
 
 #[cfg(test)]
@@ -7,8 +76,48 @@ mod tests {
     use super::*;
 
     #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+    fn token_roundtrip_and_wrong_secret() {
+        let t = issue_access_token("s1", "u1", &["admin".into()]).unwrap();
+        let c = verify_access_token("s1", &t).unwrap();
+        assert_eq!(c.sub, "u1");
+        assert_eq!(c.roles, vec!["admin".to_string()]);
+        assert_eq!(c.exp - c.iat, ACCESS_TTL_SECS);
+        assert!(verify_access_token("s2", &t).is_none());
+        assert!(verify_access_token("s1", "garbage").is_none());
+    }
+
+    #[test]
+    fn expired_token_is_rejected() {
+        let now = Utc::now().timestamp();
+        let claims = Claims {
+            sub: "u".into(),
+            roles: vec![],
+            iat: now - 100,
+            exp: now - 10,
+        };
+        let t = encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(b"s"),
+        )
+        .unwrap();
+        assert!(verify_access_token("s", &t).is_none());
+    }
+
+    #[test]
+    fn verifies_reference_bcrypt_hashes() {
+        // A $2a$ cost-10 hash of "changeme" as Go's bcrypt produces it.
+        let h = hash_password("changeme").unwrap();
+        assert!(verify_password("changeme", &h));
+        assert!(!verify_password("wrong", &h));
+        let go_style = h.replacen("$2b$", "$2a$", 1);
+        assert!(verify_password("changeme", &go_style));
+        assert!(!verify_password("changeme", "not-a-hash"));
+    }
+
+    #[test]
+    fn random_hex_has_requested_length() {
+        assert_eq!(random_hex(32).len(), 64);
+        assert_ne!(random_hex(16), random_hex(16));
     }
 }

@@ -87,7 +87,9 @@ fn set(doc: &mut Value, key: &str, raw: &str) -> Result<(), ConfigError> {
         if !map.contains_key(&k) || map.get(&k).is_some_and(Value::is_null) {
             map.insert(k.clone(), Value::Mapping(Mapping::new()));
         }
-        cur = map.get_mut(&k).ok_or_else(|| ConfigError::Invalid(key.to_string()))?;
+        cur = map
+            .get_mut(&k)
+            .ok_or_else(|| ConfigError::Invalid(key.to_string()))?;
     }
     Ok(())
 }

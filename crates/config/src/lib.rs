@@ -210,7 +210,10 @@ impl Config {
         Ok((Self::from_yaml_and_env(&text, env)?, source))
     }
 
-    pub fn from_yaml_and_env(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    pub fn from_yaml_and_env(
+        text: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
         let mut doc: serde_yaml::Value = if text.trim().is_empty() {
             serde_yaml::Value::Mapping(Default::default())
         } else {

@@ -1,14 +1,106 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! HTTP surface: routes, extractors, middleware and the error envelope.
+//! Thin by design: handlers parse, call the layers below, and render.
+
+pub mod error;
+pub mod extract;
+mod middleware;
+mod routes;
+
+use std::sync::Arc;
+
+use axum::http::{HeaderValue, Request};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::{get, post};
+use axum::Router;
+use rocket_apps::Platform;
+use rocket_core::Error;
+
+pub use error::{ApiError, ApiResult};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub platform: Arc<Platform>,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+async fn not_found() -> ApiError {
+    Error::not_found("Route not found").into()
+}
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+/// The full router. Trailing slashes are trimmed before routing by the server.
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.platform.config.server.body_limit;
+
+    let platform_public = Router::new()
+        .route("/auth/login", post(routes::platform::login))
+        .route("/auth/refresh", post(routes::platform::refresh))
+        .route("/auth/logout", post(routes::platform::logout));
+    let platform_private = Router::new()
+        .route(
+            "/apps",
+            get(routes::platform::list_apps).post(routes::platform::create_app),
+        )
+        .route(
+            "/apps/{name}",
+            get(routes::platform::get_app).delete(routes::platform::delete_app),
+        )
+        .route("/ai/status", get(routes::platform::ai_status))
+        .layer(from_fn_with_state(state.clone(), middleware::platform_auth));
+
+    let app_public = Router::new()
+        .route("/auth/login", post(routes::app_auth::login))
+        .route("/auth/refresh", post(routes::app_auth::refresh))
+        .route("/auth/logout", post(routes::app_auth::logout));
+    let admin = Router::new()
+        .fallback(not_found)
+        .layer(from_fn(middleware::require_admin));
+    let app_private = Router::new()
+        .nest("/_admin", admin)
+        .route(
+            "/{entity}",
+            get(routes::records::collection).post(routes::records::collection),
+        )
+        .route(
+            "/{entity}/{id}",
+            get(routes::records::item)
+                .put(routes::records::item)
+                .delete(routes::records::item),
+        )
+        .fallback(not_found)
+        .layer(from_fn_with_state(state.clone(), middleware::app_auth));
+    let app = app_public
+        .merge(app_private)
+        .layer(from_fn_with_state(state.clone(), middleware::resolve_app));
+
+    Router::new()
+        .route("/health", get(routes::health::health))
+        .nest("/api/_platform", platform_public.merge(platform_private))
+        .nest("/api/{app}", app)
+        .fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .layer(from_fn(trace_id))
+        .with_state(state)
+}
+
+/// The request path before nested routers strip their prefix.
+#[derive(Clone)]
+pub(crate) struct FullPath(pub String);
+
+/// Records the full path and echoes a valid incoming `X-Trace-ID` or assigns a fresh one.
+async fn trace_id(
+    mut req: Request<axum::body::Body>,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let path = FullPath(req.uri().path().to_string());
+    req.extensions_mut().insert(path);
+    let id = req
+        .headers()
+        .get("x-trace-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| uuid::Uuid::parse_str(v).ok())
+        .unwrap_or_else(uuid::Uuid::new_v4);
+    let mut res = next.run(req).await;
+    if let Ok(v) = HeaderValue::from_str(&id.to_string()) {
+        res.headers_mut().insert("x-trace-id", v);
     }
+    res
 }

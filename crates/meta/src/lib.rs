@@ -1,14 +1,19 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! The metadata model and the per-app Registry snapshot.
+//!
+//! A snapshot is immutable; admin changes build a new one and swap it in, so a
+//! request holds one `Arc<Registry>` from start to end.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Everything the engine needs to serve one app, compiled once per change.
+#[derive(Debug, Default)]
+pub struct Registry {
+    pub entities: HashMap<String, Arc<serde_json::Value>>,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+impl Registry {
+    pub fn entity(&self, name: &str) -> Option<&Arc<serde_json::Value>> {
+        self.entities.get(name)
     }
 }

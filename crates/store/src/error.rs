@@ -122,9 +122,7 @@ impl From<rusqlite::Error> for StoreError {
                 _ => StoreErrorKind::Other,
             };
             // "UNIQUE constraint failed: products.sku" names the column.
-            let constraint = message
-                .split_once("failed: ")
-                .map(|(_, c)| c.trim().to_string());
+            let constraint = message.split_once("failed: ").map(|(_, c)| c.trim().to_string());
             return StoreError {
                 kind,
                 message,

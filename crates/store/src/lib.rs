@@ -108,6 +108,7 @@ impl Db {
 }
 
 /// One open transaction. Dropping it without `commit` rolls back.
+#[allow(clippy::large_enum_variant)] // one per request, never stored in bulk
 pub enum Tx {
     Pg(pg::PgTx),
     Sqlite(sqlite::SqliteTx),

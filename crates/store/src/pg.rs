@@ -47,13 +47,18 @@ fn decode(row: &tokio_postgres::Row, i: usize, ty: &Type) -> Result<Value> {
             }
         }),
         Type::UUID => opt(row.try_get::<_, Option<uuid::Uuid>>(i)?, Value::Uuid),
-        Type::TIMESTAMPTZ => opt(row.try_get::<_, Option<chrono::DateTime<chrono::Utc>>>(i)?, Value::Timestamp),
+        Type::TIMESTAMPTZ => opt(
+            row.try_get::<_, Option<chrono::DateTime<chrono::Utc>>>(i)?,
+            Value::Timestamp,
+        ),
         Type::TIMESTAMP => opt(row.try_get::<_, Option<chrono::NaiveDateTime>>(i)?, |t| {
             Value::Timestamp(t.and_utc())
         }),
         Type::DATE => opt(row.try_get::<_, Option<chrono::NaiveDate>>(i)?, Value::Date),
         Type::JSON | Type::JSONB => opt(row.try_get::<_, Option<serde_json::Value>>(i)?, Value::Json),
-        Type::TEXT_ARRAY | Type::VARCHAR_ARRAY => opt(row.try_get::<_, Option<Vec<String>>>(i)?, Value::TextList),
+        Type::TEXT_ARRAY | Type::VARCHAR_ARRAY => {
+            opt(row.try_get::<_, Option<Vec<String>>>(i)?, Value::TextList)
+        }
         _ => match row.try_get::<_, Option<String>>(i) {
             Ok(v) => opt(v, Value::Text),
             Err(_) => return Err(StoreError::other(format!("unsupported column type {ty}"))),

@@ -60,7 +60,7 @@ fn open(settings: &SqliteSettings) -> Result<Connection> {
 fn run_query(conn: &Connection, sql: &str, params: &[Value]) -> Result<Rows> {
     let sql = to_sqlite_placeholders(sql);
     let mut stmt = conn.prepare_cached(&sql)?;
-    let columns: Arc<[String]> = stmt.column_names().into_iter().map(String::from).collect();
+    let columns: Arc<[String]> = stmt.column_names().map(String::from).collect();
     let n = columns.len();
     let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
     let mut out = Vec::new();
@@ -116,14 +116,18 @@ impl SqliteDb {
             return Err(closed_err());
         }
         self.waiting.fetch_add(1, Ordering::Relaxed);
-        let res = tokio::time::timeout(self.settings.checkout_timeout, self.writer.clone().lock_owned()).await;
+        let res =
+            tokio::time::timeout(self.settings.checkout_timeout, self.writer.clone().lock_owned()).await;
         self.waiting.fetch_sub(1, Ordering::Relaxed);
         match res {
             Ok(g) if g.is_some() => Ok(g),
             Ok(_) => Err(closed_err()),
             Err(_) => {
                 self.timeouts.fetch_add(1, Ordering::Relaxed);
-                Err(StoreError::new(StoreErrorKind::PoolTimeout, "timed out waiting for the database writer"))
+                Err(StoreError::new(
+                    StoreErrorKind::PoolTimeout,
+                    "timed out waiting for the database writer",
+                ))
             }
         }
     }
@@ -137,15 +141,21 @@ impl SqliteDb {
             return Err(closed_err());
         }
         self.waiting.fetch_add(1, Ordering::Relaxed);
-        let permit =
-            tokio::time::timeout(self.settings.checkout_timeout, self.reader_permits.clone().acquire_owned()).await;
+        let permit = tokio::time::timeout(
+            self.settings.checkout_timeout,
+            self.reader_permits.clone().acquire_owned(),
+        )
+        .await;
         self.waiting.fetch_sub(1, Ordering::Relaxed);
         let permit = match permit {
             Ok(Ok(p)) => p,
             Ok(Err(_)) => return Err(closed_err()),
             Err(_) => {
                 self.timeouts.fetch_add(1, Ordering::Relaxed);
-                return Err(StoreError::new(StoreErrorKind::PoolTimeout, "timed out waiting for a database connection"));
+                return Err(StoreError::new(
+                    StoreErrorKind::PoolTimeout,
+                    "timed out waiting for a database connection",
+                ));
             }
         };
         let pooled = self.readers.lock().map_err(|_| closed_err())?.pop();
@@ -153,7 +163,9 @@ impl SqliteDb {
             Some(c) => c,
             None => {
                 let settings = self.settings.clone();
-                let c = tokio::task::spawn_blocking(move || open(&settings)).await.map_err(join_err)??;
+                let c = tokio::task::spawn_blocking(move || open(&settings))
+                    .await
+                    .map_err(join_err)??;
                 self.opened.fetch_add(1, Ordering::Relaxed);
                 c
             }
@@ -192,7 +204,8 @@ impl SqliteDb {
     }
 
     pub async fn query_many(&self, stmts: &[(&str, &[Value])]) -> Result<Vec<Rows>> {
-        let owned: Vec<(String, Vec<Value>)> = stmts.iter().map(|(s, p)| (s.to_string(), p.to_vec())).collect();
+        let owned: Vec<(String, Vec<Value>)> =
+            stmts.iter().map(|(s, p)| (s.to_string(), p.to_vec())).collect();
         self.with_reader(move |c| owned.iter().map(|(s, p)| run_query(c, s, p)).collect())
             .await
     }
@@ -209,7 +222,10 @@ impl SqliteDb {
 
     pub async fn begin(&self) -> Result<SqliteTx> {
         let guard = self.lock_writer().await?;
-        let mut tx = SqliteTx { guard: Some(guard), done: false };
+        let mut tx = SqliteTx {
+            guard: Some(guard),
+            done: false,
+        };
         tx.run(|c| Ok(c.execute_batch("BEGIN IMMEDIATE")?)).await?;
         Ok(tx)
     }
@@ -244,7 +260,10 @@ pub struct SqliteTx {
 }
 
 impl SqliteTx {
-    async fn run<R: Send + 'static>(&mut self, f: impl FnOnce(&Connection) -> Result<R> + Send + 'static) -> Result<R> {
+    async fn run<R: Send + 'static>(
+        &mut self,
+        f: impl FnOnce(&Connection) -> Result<R> + Send + 'static,
+    ) -> Result<R> {
         let guard = self.guard.take().ok_or_else(closed_err)?;
         let (guard, res) = tokio::task::spawn_blocking(move || {
             let r = match guard.as_ref() {

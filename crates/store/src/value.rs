@@ -300,7 +300,10 @@ mod tests {
             assert_eq!(t.to_rfc3339_opts(SecondsFormat::Secs, true), want, "{s}");
         }
         assert!(parse_timestamp("yesterday").is_none());
-        assert_eq!(parse_date("2026-03-01T23:00:00Z").unwrap().to_string(), "2026-03-01");
+        assert_eq!(
+            parse_date("2026-03-01T23:00:00Z").unwrap().to_string(),
+            "2026-03-01"
+        );
     }
 
     #[test]

@@ -1,0 +1,72 @@
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use chrono::{DateTime, Utc};
+use rocket_config::Driver;
+use rocket_meta::Registry;
+use rocket_store::{format_timestamp, Db};
+use serde_json::json;
+
+/// One served app: its pool, signing secret and current metadata snapshot.
+pub struct AppContext {
+    pub name: String,
+    pub display_name: String,
+    pub db_name: String,
+    pub driver: Driver,
+    pub jwt_secret: String,
+    pub status: String,
+    pub created_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+    pub db: Db,
+    registry: ArcSwap<Registry>,
+}
+
+impl AppContext {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        name: String,
+        display_name: String,
+        db_name: String,
+        driver: Driver,
+        jwt_secret: String,
+        status: String,
+        created_at: Option<DateTime<Utc>>,
+        updated_at: Option<DateTime<Utc>>,
+        db: Db,
+    ) -> Self {
+        AppContext {
+            name,
+            display_name,
+            db_name,
+            driver,
+            jwt_secret,
+            status,
+            created_at,
+            updated_at,
+            db,
+            registry: ArcSwap::from_pointee(Registry::default()),
+        }
+    }
+
+    /// The snapshot a request should use from start to end.
+    pub fn registry(&self) -> Arc<Registry> {
+        self.registry.load_full()
+    }
+
+    pub fn swap_registry(&self, next: Registry) {
+        self.registry.store(Arc::new(next));
+    }
+
+    /// AppInfo as the platform API returns it.
+    pub fn info(&self) -> serde_json::Value {
+        json!({
+            "name": self.name,
+            "display_name": self.display_name,
+            "db_name": self.db_name,
+            "db_driver": self.driver.as_str(),
+            "status": self.status,
+            "created_at": self.created_at.as_ref().map(format_timestamp),
+            "updated_at": self.updated_at.as_ref().map(format_timestamp),
+        })
+    }
+}

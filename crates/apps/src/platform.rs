@@ -1,0 +1,367 @@
+//! The control plane: management database, app registry and app lifecycle.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use chrono::Utc;
+use rocket_config::{Config, Driver};
+use rocket_core::{Error, Result};
+use rocket_store::{Db, Row, StoreErrorKind, Value};
+use tokio::sync::Mutex;
+
+use crate::accounts::{Accounts, APP_TABLES, PLATFORM_TABLES};
+use crate::app::AppContext;
+use crate::{connect, schema};
+
+pub const PLATFORM_EMAIL: &str = "platform@localhost";
+pub const APP_ADMIN_EMAIL: &str = "admin@localhost";
+pub const SEED_PASSWORD: &str = "changeme";
+
+pub struct Platform {
+    pub config: Arc<Config>,
+    pub mgmt: Db,
+    apps: ArcSwap<HashMap<String, Arc<AppContext>>>,
+    /// Serialises create/delete/lazy-load so two requests never provision twice.
+    lifecycle: Mutex<()>,
+}
+
+/// Body of POST /api/_platform/apps.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct NewApp {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub db_driver: Option<String>,
+}
+
+/// `^[a-z][a-z0-9_-]{0,62}$`
+pub fn valid_app_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b[0].is_ascii_lowercase()
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-')
+}
+
+/// `rocket_<name>` with `-` mapped to `_` so PostgreSQL accepts it; the
+/// prefix keeps it within PostgreSQL's 63-byte identifier limit only when the
+/// name is at most 56 bytes, which create checks.
+pub fn db_name_for(app: &str) -> String {
+    format!("rocket_{}", app.replace('-', "_"))
+}
+
+impl Platform {
+    /// Connects the management database, bootstraps it and loads every active app.
+    pub async fn start(config: Config) -> Result<Arc<Platform>> {
+        let config = Arc::new(config);
+        let driver = config.database.driver;
+        let name = connect::management_db_name(&config);
+        if driver == Driver::Postgres {
+            connect::create_database(&config, driver, &name, true).await?;
+        }
+        let mgmt = connect::open(&config, driver, &name, config.database.pool_size)?;
+        mgmt.batch(&schema::management_ddl(mgmt.dialect())).await?;
+        let seeded = seed(
+            &Accounts {
+                db: &mgmt,
+                tables: PLATFORM_TABLES,
+                secret: &config.platform_jwt_secret,
+            },
+            PLATFORM_EMAIL,
+            &["platform_admin"],
+        )
+        .await?;
+        if seeded {
+            tracing::warn!("seeded platform admin {PLATFORM_EMAIL} / {SEED_PASSWORD}: change this password");
+        }
+        let platform = Arc::new(Platform {
+            config,
+            mgmt,
+            apps: ArcSwap::from_pointee(HashMap::new()),
+            lifecycle: Mutex::new(()),
+        });
+        let rows = platform
+            .mgmt
+            .query("SELECT * FROM _apps WHERE status = 'active' ORDER BY name", &[])
+            .await?;
+        for row in rows {
+            let name = row.string("name");
+            match platform.load_app(&row).await {
+                Ok(ctx) => platform.insert(ctx),
+                Err(e) => {
+                    tracing::error!(app = %name, error = %e, "cannot load app; it will be retried on first request")
+                }
+            }
+        }
+        Ok(platform)
+    }
+
+    fn insert(&self, ctx: Arc<AppContext>) {
+        self.apps.rcu(|m| {
+            let mut m = HashMap::clone(m);
+            m.insert(ctx.name.clone(), ctx.clone());
+            m
+        });
+    }
+
+    fn remove(&self, name: &str) -> Option<Arc<AppContext>> {
+        let prev = self.apps.load().get(name).cloned();
+        self.apps.rcu(|m| {
+            let mut m = HashMap::clone(m);
+            m.remove(name);
+            m
+        });
+        prev
+    }
+
+    /// Opens an app's pool, bootstraps its system tables and seeds its admin.
+    async fn load_app(&self, row: &Row) -> Result<Arc<AppContext>> {
+        let driver = Driver::parse(&row.string("db_driver")).unwrap_or(self.config.database.driver);
+        let db_name = row.string("db_name");
+        let db = connect::open(&self.config, driver, &db_name, self.config.app_pool_size)?;
+        let ctx = Arc::new(AppContext::new(
+            row.string("name"),
+            row.string("display_name"),
+            db_name,
+            driver,
+            row.string("jwt_secret"),
+            row.string("status"),
+            row.timestamp("created_at"),
+            row.timestamp("updated_at"),
+            db,
+        ));
+        bootstrap_app(&ctx).await?;
+        Ok(ctx)
+    }
+
+    pub fn loaded_apps(&self) -> Vec<Arc<AppContext>> {
+        self.apps.load().values().cloned().collect()
+    }
+
+    /// The app serving `/api/:app`, loading it lazily when another node created it.
+    pub async fn app(&self, name: &str) -> Result<Arc<AppContext>> {
+        if let Some(ctx) = self.apps.load().get(name) {
+            return Ok(ctx.clone());
+        }
+        let not_found = || {
+            Error::new(
+                rocket_core::ErrorCode::AppNotFound,
+                format!("App not found: {name}"),
+            )
+        };
+        if !valid_app_name(name) {
+            return Err(not_found());
+        }
+        let _guard = self.lifecycle.lock().await;
+        if let Some(ctx) = self.apps.load().get(name) {
+            return Ok(ctx.clone());
+        }
+        let row = self
+            .mgmt
+            .query_opt(
+                "SELECT * FROM _apps WHERE name = $1 AND status = 'active'",
+                &[Value::text(name)],
+            )
+            .await?
+            .ok_or_else(not_found)?;
+        let ctx = self.load_app(&row).await?;
+        self.insert(ctx.clone());
+        Ok(ctx)
+    }
+
+    pub async fn list_apps(&self) -> Result<Vec<serde_json::Value>> {
+        let rows = self.mgmt.query("SELECT * FROM _apps ORDER BY name", &[]).await?;
+        Ok(rows.into_iter().map(|r| app_info(&r)).collect())
+    }
+
+    pub async fn get_app(&self, name: &str) -> Result<serde_json::Value> {
+        self.mgmt
+            .query_opt("SELECT * FROM _apps WHERE name = $1", &[Value::text(name)])
+            .await?
+            .map(|r| app_info(&r))
+            .ok_or_else(|| Error::not_found("App not found"))
+    }
+
+    pub async fn create_app(&self, req: NewApp) -> Result<serde_json::Value> {
+        let name = req.name.trim().to_string();
+        if name.is_empty() {
+            return Err(Error::validation("App name is required"));
+        }
+        if !valid_app_name(&name) {
+            return Err(Error::validation(
+                "App name must start with a lowercase letter and contain only lowercase letters, digits, hyphens, or underscores (max 63 chars)",
+            ));
+        }
+        if name.len() > 56 {
+            return Err(Error::validation(
+                "App name must be at most 56 characters (database name limit)",
+            ));
+        }
+        let driver = match req.db_driver.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+            None => self.config.database.driver,
+            Some("postgres") => Driver::Postgres,
+            Some("sqlite") => Driver::Sqlite,
+            Some(_) => return Err(Error::validation("db_driver must be 'postgres' or 'sqlite'")),
+        };
+        let display_name = req
+            .display_name
+            .map(|d| d.trim().to_string())
+            .filter(|d| !d.is_empty())
+            .unwrap_or_else(|| name.clone());
+        let db_name = db_name_for(&name);
+
+        let _guard = self.lifecycle.lock().await;
+        let exists = self
+            .mgmt
+            .query_opt(
+                "SELECT name FROM _apps WHERE name = $1 OR db_name = $2",
+                &[Value::text(&name), Value::text(&db_name)],
+            )
+            .await?;
+        if exists.is_some() {
+            return Err(Error::conflict(format!("App already exists: {name}")));
+        }
+        connect::create_database(&self.config, driver, &db_name, false).await?;
+        let now = Utc::now();
+        let secret = rocket_auth::random_hex(32);
+        let inserted = self
+            .mgmt
+            .execute(
+                "INSERT INTO _apps (name, display_name, db_name, db_driver, jwt_secret, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'active', $6, $6)",
+                &[
+                    Value::text(&name),
+                    Value::text(&display_name),
+                    Value::text(&db_name),
+                    Value::text(driver.as_str()),
+                    Value::text(&secret),
+                    Value::Timestamp(now),
+                ],
+            )
+            .await;
+        if let Err(e) = inserted {
+            let _ = connect::drop_database(&self.config, driver, &db_name).await;
+            return Err(if e.kind == StoreErrorKind::UniqueViolation {
+                Error::conflict(format!("App already exists: {name}"))
+            } else {
+                e.into()
+            });
+        }
+        let row = self
+            .mgmt
+            .query_opt("SELECT * FROM _apps WHERE name = $1", &[Value::text(&name)])
+            .await?
+            .ok_or_else(|| Error::internal("app row vanished after insert"))?;
+        match self.load_app(&row).await {
+            Ok(ctx) => {
+                self.insert(ctx);
+            }
+            Err(e) => {
+                let _ = self
+                    .mgmt
+                    .execute("DELETE FROM _apps WHERE name = $1", &[Value::text(&name)])
+                    .await;
+                let _ = connect::drop_database(&self.config, driver, &db_name).await;
+                return Err(e);
+            }
+        }
+        let mut info = app_info(&row);
+        if let Some(o) = info.as_object_mut() {
+            o.remove("created_at");
+            o.remove("updated_at");
+        }
+        Ok(info)
+    }
+
+    pub async fn delete_app(&self, name: &str) -> Result<()> {
+        let _guard = self.lifecycle.lock().await;
+        let row = self
+            .mgmt
+            .query_opt("SELECT * FROM _apps WHERE name = $1", &[Value::text(name)])
+            .await?
+            .ok_or_else(|| Error::not_found(format!("App not found or failed to delete: {name}")))?;
+        if let Some(ctx) = self.remove(name) {
+            ctx.db.close();
+        }
+        self.mgmt
+            .execute("DELETE FROM _apps WHERE name = $1", &[Value::text(name)])
+            .await?;
+        let driver = Driver::parse(&row.string("db_driver")).unwrap_or(self.config.database.driver);
+        if let Err(e) = connect::drop_database(&self.config, driver, &row.string("db_name")).await {
+            tracing::error!(app = %name, error = %e, "app row deleted but its database could not be dropped");
+        }
+        Ok(())
+    }
+
+    pub fn platform_accounts(&self) -> Accounts<'_> {
+        Accounts {
+            db: &self.mgmt,
+            tables: PLATFORM_TABLES,
+            secret: &self.config.platform_jwt_secret,
+        }
+    }
+
+    /// Closes every pool; called once in-flight requests have finished.
+    pub fn close(&self) {
+        for app in self.loaded_apps() {
+            app.db.close();
+        }
+        self.mgmt.close();
+    }
+}
+
+pub fn app_accounts(ctx: &AppContext) -> Accounts<'_> {
+    Accounts {
+        db: &ctx.db,
+        tables: APP_TABLES,
+        secret: &ctx.jwt_secret,
+    }
+}
+
+async fn seed(accounts: &Accounts<'_>, email: &str, roles: &[&str]) -> Result<bool> {
+    match accounts.seed_if_empty(email, SEED_PASSWORD, roles).await {
+        Ok(seeded) => Ok(seeded),
+        // Another node seeded first.
+        Err(e) if e.code == rocket_core::ErrorCode::Conflict => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+async fn bootstrap_app(ctx: &AppContext) -> Result<()> {
+    ctx.db.batch(&schema::app_ddl(ctx.db.dialect())).await?;
+    if seed(&app_accounts(ctx), APP_ADMIN_EMAIL, &["admin"]).await? {
+        tracing::warn!(app = %ctx.name, "seeded app admin {APP_ADMIN_EMAIL} / {SEED_PASSWORD}: change this password");
+    }
+    Ok(())
+}
+
+fn app_info(r: &Row) -> serde_json::Value {
+    serde_json::json!({
+        "name": r.string("name"),
+        "display_name": r.string("display_name"),
+        "db_name": r.string("db_name"),
+        "db_driver": r.string("db_driver"),
+        "status": r.string("status"),
+        "created_at": r.timestamp("created_at").as_ref().map(rocket_store::format_timestamp),
+        "updated_at": r.timestamp("updated_at").as_ref().map(rocket_store::format_timestamp),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn app_name_pattern() {
+        for ok in ["shop", "a", "help-desk", "a_1"] {
+            assert!(valid_app_name(ok), "{ok}");
+        }
+        for bad in ["", "Shop", "1shop", "_x", "a b", "a.b", &"a".repeat(64)] {
+            assert!(!valid_app_name(bad), "{bad}");
+        }
+        assert_eq!(db_name_for("help-desk"), "rocket_help_desk");
+    }
+}

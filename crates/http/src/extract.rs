@@ -1,0 +1,71 @@
+//! Request extractors that fail with the contract's envelope.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use rocket_core::{Error, ErrorCode};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// JSON body: unparsable → 400 INVALID_PAYLOAD "Invalid JSON body";
+/// over the configured limit → 413 PAYLOAD_TOO_LARGE.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError(Error::new(ErrorCode::PayloadTooLarge, "Request body too large"))
+            } else {
+                ApiError(Error::invalid_json())
+            }
+        })?;
+        serde_json::from_slice(&bytes)
+            .map(JsonBody)
+            .map_err(|_| ApiError(Error::invalid_json()))
+    }
+}
+
+/// The authenticated caller of an app or platform route.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub id: String,
+    pub roles: Vec<String>,
+}
+
+impl Principal {
+    pub fn is_admin(&self) -> bool {
+        self.roles.iter().any(|r| r == "admin")
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or_else(|| ApiError(Error::unauthorized("Authentication required")))
+    }
+}
+
+/// Reads `Authorization: Bearer <token>` (scheme case-insensitive).
+pub fn bearer(parts: &axum::http::HeaderMap) -> Result<&str, Error> {
+    let Some(h) = parts.get(axum::http::header::AUTHORIZATION) else {
+        return Err(Error::unauthorized("Missing auth token"));
+    };
+    let h = h
+        .to_str()
+        .map_err(|_| Error::unauthorized("Invalid auth header format"))?;
+    match h.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+            Ok(token.trim())
+        }
+        _ => Err(Error::unauthorized("Invalid auth header format")),
+    }
+}

@@ -1,0 +1,4 @@
+pub mod app_auth;
+pub mod health;
+pub mod platform;
+pub mod records;

@@ -1,0 +1,64 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use rocket_config::{Config, Driver, Source};
+
+/// Rocket: a metadata-driven backend engine.
+#[derive(Parser)]
+#[command(version, about)]
+struct Args {
+    /// Path to app.yaml (default: ./app.yaml when present, else built-in defaults).
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let args = Args::parse();
+    let (config, source) = match Config::load(args.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("rocket: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let store = match config.database.driver {
+        Driver::Sqlite => format!("sqlite (files under {})", config.database.path.display()),
+        Driver::Postgres => match &config.database.url {
+            Some(_) => "postgres (DATABASE_URL)".to_string(),
+            None => format!("postgres ({}:{})", config.database.host, config.database.port),
+        },
+    };
+    let server = match rocket_server::start(config).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("rocket: cannot start: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let from = match source {
+        Source::File(p) => format!("config {}", p.display()),
+        Source::Defaults => "built-in defaults (no app.yaml)".to_string(),
+    };
+    println!("Rocket listening on http://{}", server.addr);
+    println!("  store:    {store}");
+    println!("  config:   {from}");
+    println!(
+        "  platform: {} / {} (seeded on first start; change it)",
+        rocket_apps::PLATFORM_EMAIL,
+        rocket_apps::SEED_PASSWORD
+    );
+    println!(
+        "  apps:     each new app seeds {} / {}",
+        rocket_apps::APP_ADMIN_EMAIL,
+        rocket_apps::SEED_PASSWORD
+    );
+    server.run_until_signal().await;
+    ExitCode::SUCCESS
+}
