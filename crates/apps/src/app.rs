@@ -19,6 +19,8 @@ pub struct AppContext {
     pub updated_at: Option<DateTime<Utc>>,
     pub db: Db,
     registry: ArcSwap<Registry>,
+    /// Serialises metadata changes on this node: validate, migrate, reload.
+    pub meta_lock: tokio::sync::Mutex<()>,
 }
 
 impl AppContext {
@@ -43,8 +45,9 @@ impl AppContext {
             status,
             created_at,
             updated_at,
+            registry: ArcSwap::from_pointee(Registry::new(db.dialect())),
             db,
-            registry: ArcSwap::from_pointee(Registry::default()),
+            meta_lock: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -55,6 +58,13 @@ impl AppContext {
 
     pub fn swap_registry(&self, next: Registry) {
         self.registry.store(Arc::new(next));
+    }
+
+    /// Rebuilds the snapshot from the app database and swaps it in.
+    pub async fn reload(&self) -> rocket_core::Result<()> {
+        let next = rocket_meta::load_registry(&self.db).await?;
+        self.swap_registry(next);
+        Ok(())
     }
 
     /// AppInfo as the platform API returns it.

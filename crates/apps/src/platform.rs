@@ -332,6 +332,7 @@ async fn seed(accounts: &Accounts<'_>, email: &str, roles: &[&str]) -> Result<bo
 
 async fn bootstrap_app(ctx: &AppContext) -> Result<()> {
     ctx.db.batch(&schema::app_ddl(ctx.db.dialect())).await?;
+    ctx.reload().await?;
     if seed(&app_accounts(ctx), APP_ADMIN_EMAIL, &["admin"]).await? {
         tracing::warn!(app = %ctx.name, "seeded app admin {APP_ADMIN_EMAIL} / {SEED_PASSWORD}: change this password");
     }

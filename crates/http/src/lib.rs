@@ -50,20 +50,35 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/login", post(routes::app_auth::login))
         .route("/auth/refresh", post(routes::app_auth::refresh))
         .route("/auth/logout", post(routes::app_auth::logout));
+    use routes::admin_schema as sa;
     let admin = Router::new()
+        .route("/entities", get(sa::list_entities).post(sa::create_entity))
+        .route(
+            "/entities/{name}",
+            get(sa::get_entity)
+                .put(sa::update_entity)
+                .delete(sa::delete_entity),
+        )
+        .route("/relations", get(sa::list_relations).post(sa::create_relation))
+        .route(
+            "/relations/{name}",
+            get(sa::get_relation)
+                .put(sa::update_relation)
+                .delete(sa::delete_relation),
+        )
         .fallback(not_found)
         .layer(from_fn(middleware::require_admin));
     let app_private = Router::new()
         .nest("/_admin", admin)
         .route(
             "/{entity}",
-            get(routes::records::collection).post(routes::records::collection),
+            get(routes::records::list).post(routes::records::create),
         )
         .route(
             "/{entity}/{id}",
-            get(routes::records::item)
-                .put(routes::records::item)
-                .delete(routes::records::item),
+            get(routes::records::get)
+                .put(routes::records::update)
+                .delete(routes::records::delete),
         )
         .fallback(not_found)
         .layer(from_fn_with_state(state.clone(), middleware::app_auth));

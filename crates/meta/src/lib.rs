@@ -3,17 +3,14 @@
 //! A snapshot is immutable; admin changes build a new one and swap it in, so a
 //! request holds one `Arc<Registry>` from start to end.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+mod load;
+pub mod model;
+mod registry;
+pub mod types;
+mod validate;
 
-/// Everything the engine needs to serve one app, compiled once per change.
-#[derive(Debug, Default)]
-pub struct Registry {
-    pub entities: HashMap<String, Arc<serde_json::Value>>,
-}
-
-impl Registry {
-    pub fn entity(&self, name: &str) -> Option<&Arc<serde_json::Value>> {
-        self.entities.get(name)
-    }
-}
+pub use load::load_registry;
+pub use model::{parse_def, EntityDef, FieldDef, PrimaryKey, RelationDef, SlugConfig};
+pub use registry::{Entity, Field, PkKind, Registry, RelKind, Relation};
+pub use types::{valid_ident, FieldType};
+pub use validate::{pk_kind, validate_entity, validate_relation};

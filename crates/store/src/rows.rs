@@ -64,7 +64,7 @@ impl Row {
             Value::Date(d) => Some(d.to_string()),
             Value::Json(j) => Some(j.to_string()),
             Value::TextList(l) => Some(serde_json::json!(l).to_string()),
-            Value::Null => None,
+            Value::List(_) | Value::Null => None,
         }
     }
 

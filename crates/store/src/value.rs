@@ -23,6 +23,9 @@ pub enum Value {
     Timestamp(DateTime<Utc>),
     Date(NaiveDate),
     TextList(Vec<String>),
+    /// A list parameter for `= ANY($n)` (PostgreSQL array) or
+    /// `IN (SELECT value FROM json_each(?n))` (SQLite JSON text).
+    List(Vec<Value>),
 }
 
 impl Value {
@@ -244,6 +247,24 @@ impl ToSql for Value {
                 Type::TEXT_ARRAY | Type::VARCHAR_ARRAY => l.to_sql(ty, out),
                 _ => serde_json::json!(l).to_string().to_sql(ty, out),
             },
+            Value::List(items) => match ty.kind() {
+                postgres_types::Kind::Array(member) => {
+                    let len = i32::try_from(items.len()).map_err(|_| bind_err(self, ty))?;
+                    let dims = [postgres_protocol::types::ArrayDimension { len, lower_bound: 1 }];
+                    postgres_protocol::types::array_to_sql(
+                        dims,
+                        member.oid(),
+                        items.iter(),
+                        |e, w| match e.to_sql(member, w)? {
+                            IsNull::No => Ok(postgres_protocol::IsNull::No),
+                            IsNull::Yes => Ok(postgres_protocol::IsNull::Yes),
+                        },
+                        out,
+                    )?;
+                    Ok(IsNull::No)
+                }
+                _ => Err(bind_err(self, ty)),
+            },
         }
     }
 
@@ -279,8 +300,30 @@ impl rusqlite::ToSql for Value {
             Value::Timestamp(t) => ToSqlOutput::Owned(Sv::Text(sqlite_timestamp(t))),
             Value::Date(d) => ToSqlOutput::Owned(Sv::Text(d.to_string())),
             Value::TextList(l) => ToSqlOutput::Owned(Sv::Text(serde_json::json!(l).to_string())),
+            Value::List(items) => ToSqlOutput::Owned(Sv::Text(sqlite_json_list(items))),
         })
     }
+}
+
+/// A list as JSON text for `json_each`, each item in its stored SQLite form.
+fn sqlite_json_list(items: &[Value]) -> String {
+    let arr: Vec<serde_json::Value> = items
+        .iter()
+        .map(|v| match v {
+            Value::Null => serde_json::Value::Null,
+            Value::Bool(b) => serde_json::Value::from(*b as i64),
+            Value::Int(i) => serde_json::Value::from(*i),
+            Value::Float(f) => serde_json::Value::from(*f),
+            Value::Text(s) => serde_json::Value::String(s.clone()),
+            Value::Json(j) => j.clone(),
+            Value::Uuid(u) => serde_json::Value::String(u.to_string()),
+            Value::Timestamp(t) => serde_json::Value::String(sqlite_timestamp(t)),
+            Value::Date(d) => serde_json::Value::String(d.to_string()),
+            Value::TextList(l) => serde_json::Value::String(serde_json::json!(l).to_string()),
+            Value::List(_) => serde_json::Value::Null,
+        })
+        .collect();
+    serde_json::Value::Array(arr).to_string()
 }
 
 #[cfg(test)]

@@ -1,0 +1,9 @@
+//! The engine: auto-migration, metadata administration, and the read and
+//! write pipelines over the registry snapshot.
+
+pub mod convert;
+pub mod migrate;
+pub mod query;
+pub mod read;
+pub mod schema_admin;
+pub mod write;
