@@ -32,6 +32,8 @@ pub const ENV_KEYS: &[&str] = &[
     "ai.base_url",
     "ai.api_key",
     "ai.model",
+    "writes.max_depth",
+    "writes.max_operations",
 ];
 
 /// The reference's spellings for top-level keys (`JWT_SECRET`, ...).

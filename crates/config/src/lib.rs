@@ -142,6 +142,25 @@ impl Default for InstrumentationConfig {
     }
 }
 
+/// Bounds on one nested write.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WritesConfig {
+    /// Deepest relation nesting below the top-level record (422 beyond).
+    pub max_depth: usize,
+    /// Most rows one write may touch (413 beyond).
+    pub max_operations: usize,
+}
+
+impl Default for WritesConfig {
+    fn default() -> Self {
+        WritesConfig {
+            max_depth: 8,
+            max_operations: 1000,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AiConfig {
@@ -161,6 +180,7 @@ pub struct Config {
     pub storage: StorageConfig,
     pub instrumentation: InstrumentationConfig,
     pub ai: AiConfig,
+    pub writes: WritesConfig,
 }
 
 impl Default for Config {
@@ -174,6 +194,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             instrumentation: InstrumentationConfig::default(),
             ai: AiConfig::default(),
+            writes: WritesConfig::default(),
         }
     }
 }

@@ -31,8 +31,23 @@ pub fn not_found(entity: &Entity, id: &str) -> Error {
     )
 }
 
-/// The live row with this primary key.
+/// The live row a URL id names: by slug first when the entity has one and the
+/// id does not look like a key (semantics.md §15), then by primary key.
 pub async fn find(db: &Db, entity: &Entity, id: &str) -> Result<Option<Record>> {
+    if let Some(sc) = &entity.def.slug {
+        if !crate::write::slug::looks_like_pk(entity, id) {
+            let sql = format!(
+                "SELECT {} FROM {} WHERE {} = $1{}",
+                entity.select_list,
+                entity.table_q,
+                quote_ident(&sc.field),
+                entity.live_filter
+            );
+            if let Some(r) = db.query_opt(&sql, &[Value::text(id)]).await? {
+                return Ok(Some(row_to_object(entity, r.values)));
+            }
+        }
+    }
     let Some(key) = pk_value(entity, id) else {
         return Ok(None);
     };

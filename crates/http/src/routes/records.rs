@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, RawQuery};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use rocket_apps::AppContext;
@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use crate::error::ApiResult;
 use crate::extract::{JsonBody, Principal};
+use crate::AppState;
 
 type App = Extension<Arc<AppContext>>;
 
@@ -56,7 +57,16 @@ pub async fn get(
     ))
 }
 
+fn limits(s: &AppState) -> write::Limits {
+    let w = &s.platform.config.writes;
+    write::Limits {
+        max_depth: w.max_depth,
+        max_operations: w.max_operations,
+    }
+}
+
 pub async fn create(
+    State(s): State<AppState>,
     Extension(app): App,
     who: Principal,
     Path((_, name)): Path<(String, String)>,
@@ -64,11 +74,12 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let reg = app.registry();
     let e = entity(&reg, &name, &who, "create")?;
-    let rec = write::create(&app.db, &reg, &e, body).await?;
+    let rec = write::create(&app.db, &reg, &e, body, limits(&s)).await?;
     Ok((StatusCode::CREATED, Json(json!({"data": rec}))))
 }
 
 pub async fn update(
+    State(s): State<AppState>,
     Extension(app): App,
     who: Principal,
     Path((_, name, id)): Path<(String, String, String)>,
@@ -76,7 +87,7 @@ pub async fn update(
 ) -> ApiResult<Json<Value>> {
     let reg = app.registry();
     let e = entity(&reg, &name, &who, "update")?;
-    let rec = write::update(&app.db, &reg, &e, &id, body).await?;
+    let rec = write::update(&app.db, &reg, &e, &id, body, limits(&s)).await?;
     Ok(Json(json!({"data": rec})))
 }
 
@@ -87,6 +98,6 @@ pub async fn delete(
 ) -> ApiResult<Json<Value>> {
     let reg = app.registry();
     let e = entity(&reg, &name, &who, "delete")?;
-    let out = write::delete(&app.db, &e, &id).await?;
+    let out = write::delete(&app.db, &reg, &e, &id).await?;
     Ok(Json(json!({"data": out})))
 }

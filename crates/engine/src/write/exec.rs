@@ -1,0 +1,301 @@
+//! Executes a write plan inside one transaction, propagating each generated
+//! parent key to its children.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+
+use chrono::Utc;
+use rocket_core::{Detail, Error, Result};
+use rocket_meta::{Entity, FieldType, RelKind};
+use rocket_store::{quote_ident, Dialect, StoreError, StoreErrorKind, Tx, Value};
+
+use super::plan::{Mode, RelPlan, RowPlan};
+use crate::convert::{from_json, json_string, row_to_object};
+use crate::read::Record;
+
+pub fn now_for(ty: FieldType) -> Value {
+    let now = Utc::now();
+    if ty == FieldType::Date {
+        Value::Date(now.date_naive())
+    } else {
+        Value::Timestamp(now)
+    }
+}
+
+/// Maps write failures: unique → 409, NOT NULL and bad values → 422 naming the
+/// field (with the row's path for nested rows).
+pub fn write_error(entity: &Entity, path: &str, e: StoreError) -> Error {
+    let field = e.constraint.as_deref().map(|c| {
+        let c = c.rsplit('.').next().unwrap_or(c);
+        let name = entity
+            .fields
+            .iter()
+            .filter(|f| c == f.name || c.ends_with(&format!("_{}", f.name)))
+            .max_by_key(|f| f.name.len())
+            .map(|f| f.name.clone())
+            .unwrap_or_else(|| c.to_string());
+        if path.is_empty() {
+            name
+        } else {
+            format!("{path}.{name}")
+        }
+    });
+    match e.kind {
+        StoreErrorKind::NotNull => Error::validation_details(vec![Detail {
+            message: format!("{} is required", field.clone().unwrap_or_default()),
+            field,
+            rule: Some("required".into()),
+        }]),
+        StoreErrorKind::InvalidValue => Error::validation_details(vec![Detail {
+            field,
+            rule: Some("type".into()),
+            message: e.message,
+        }]),
+        StoreErrorKind::UniqueViolation => Error::conflict("A record with this value already exists")
+            .with_details(vec![Detail {
+                message: format!("{} must be unique", field.clone().unwrap_or_default()),
+                field,
+                rule: Some("unique".into()),
+            }]),
+        _ => e.into(),
+    }
+}
+
+/// INSERT of one row: payload values, defaults, auto timestamps, a generated
+/// UUID key, and the forced foreign key. Returns the stored row.
+pub async fn insert_row(tx: &mut Tx, plan: &RowPlan, fk: Option<(usize, Value)>) -> Result<Record> {
+    let entity = &plan.entity;
+    let dialect = tx.dialect();
+    let mut cols: Vec<usize> = Vec::new();
+    let mut params: Vec<Value> = Vec::new();
+    for (i, f) in entity.fields.iter().enumerate() {
+        let given = plan.values.iter().find(|(j, _)| *j == i).map(|(_, v)| v.clone());
+        let value = if fk.as_ref().is_some_and(|(j, _)| *j == i) {
+            fk.as_ref().map(|(_, v)| v.clone())
+        } else if i == entity.pk && entity.pk_generated {
+            match entity.pk_kind {
+                rocket_meta::PkKind::Uuid => Some(Value::Text(uuid::Uuid::new_v4().to_string())),
+                _ => None, // database identity / rowid
+            }
+        } else if f.is_auto() {
+            Some(now_for(f.ty))
+        } else if given.is_some() {
+            given
+        } else {
+            f.def
+                .default
+                .as_ref()
+                .and_then(|d| from_json(&f.name, f.ty, d, dialect).ok())
+        };
+        if let Some(v) = value {
+            cols.push(i);
+            params.push(v);
+        }
+    }
+    let sql = if cols.is_empty() {
+        format!(
+            "INSERT INTO {} DEFAULT VALUES RETURNING {}",
+            entity.table_q, entity.select_list
+        )
+    } else {
+        let names: Vec<&str> = cols.iter().map(|i| entity.fields[*i].quoted.as_str()).collect();
+        let phs: Vec<String> = (1..=cols.len()).map(|n| format!("${n}")).collect();
+        format!(
+            "INSERT INTO {} ({}) VALUES ({}) RETURNING {}",
+            entity.table_q,
+            names.join(", "),
+            phs.join(", "),
+            entity.select_list
+        )
+    };
+    let row = tx
+        .query_opt(&sql, &params)
+        .await
+        .map_err(|e| write_error(entity, &plan.path, e))?
+        .ok_or_else(|| Error::internal("insert returned no row"))?;
+    Ok(row_to_object(entity, row.values))
+}
+
+/// UPDATE of the payload fields (plus `auto: update` stamps) of the live row
+/// with `key`. None when no such live row exists.
+pub async fn update_row(tx: &mut Tx, plan: &RowPlan, key: &Value) -> Result<Option<Record>> {
+    let entity = &plan.entity;
+    let mut sets = Vec::new();
+    let mut params = vec![key.clone()];
+    for (i, v) in &plan.values {
+        let f = &entity.fields[*i];
+        if *i == entity.pk || f.is_auto() {
+            continue;
+        }
+        params.push(v.clone());
+        sets.push(format!("{} = ${}", f.quoted, params.len()));
+    }
+    let row = if sets.is_empty() {
+        tx.query_opt(&entity.sql_by_pk, std::slice::from_ref(key)).await?
+    } else {
+        for f in entity
+            .fields
+            .iter()
+            .filter(|f| f.def.auto.as_deref() == Some("update"))
+        {
+            params.push(now_for(f.ty));
+            sets.push(format!("{} = ${}", f.quoted, params.len()));
+        }
+        let sql = format!(
+            "UPDATE {} SET {} WHERE {} = $1{} RETURNING {}",
+            entity.table_q,
+            sets.join(", "),
+            entity.pk_field().quoted,
+            entity.live_filter,
+            entity.select_list
+        );
+        tx.query_opt(&sql, &params)
+            .await
+            .map_err(|e| write_error(entity, &plan.path, e))?
+    };
+    Ok(row.map(|r| row_to_object(entity, r.values)))
+}
+
+/// Soft delete when the entity has it, else hard delete. Returns rows affected.
+pub async fn delete_by_key(tx: &mut Tx, entity: &Entity, key: &Value) -> Result<u64> {
+    let pk = &entity.pk_field().quoted;
+    if entity.soft_delete {
+        let sql = format!(
+            "UPDATE {} SET \"deleted_at\" = $2 WHERE {pk} = $1 AND \"deleted_at\" IS NULL",
+            entity.table_q
+        );
+        Ok(tx
+            .execute(&sql, &[key.clone(), Value::Timestamp(Utc::now())])
+            .await?)
+    } else {
+        let sql = format!("DELETE FROM {} WHERE {pk} = $1", entity.table_q);
+        Ok(tx.execute(&sql, std::slice::from_ref(key)).await?)
+    }
+}
+
+/// Value of `field` in a stored record as a bind parameter.
+pub fn key_of(entity: &Entity, record: &Record, field: &str, dialect: Dialect) -> Option<Value> {
+    let f = entity.field(field)?;
+    let v = record.get(field).filter(|v| !v.is_null())?;
+    from_json(field, f.ty, v, dialect).ok()
+}
+
+type Fut<'a> = Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;
+
+/// Runs the nested writes under a stored parent row.
+pub fn exec_children<'a>(tx: &'a mut Tx, plan: &'a RowPlan, parent: &'a Record) -> Fut<'a> {
+    Box::pin(async move {
+        for rp in &plan.relations {
+            let skey = if rp.rel.def.source_key.is_empty() {
+                plan.entity.pk_field().name.clone()
+            } else {
+                rp.rel.def.source_key.clone()
+            };
+            let dialect = tx.dialect();
+            let Some(p) = key_of(&plan.entity, parent, &skey, dialect) else {
+                continue;
+            };
+            match rp.rel.kind {
+                RelKind::ManyToMany => exec_links(tx, rp, &p).await?,
+                RelKind::OneToMany | RelKind::OneToOne => exec_owned(tx, rp, &p).await?,
+            }
+        }
+        Ok(())
+    })
+}
+
+async fn exec_owned(tx: &mut Tx, rp: &RelPlan, p: &Value) -> Result<()> {
+    let target = &rp.target;
+    let Some(fk_idx) = target.field_index(&rp.rel.def.target_key) else {
+        return Ok(());
+    };
+    let fk_col = &target.fields[fk_idx].quoted;
+    // Current children by the string form of their key (how rows are matched).
+    let current: HashMap<String, Value> = if rp.mode == Mode::Append {
+        HashMap::new()
+    } else {
+        let sql = format!(
+            "SELECT {} FROM {} WHERE {fk_col} = $1{}",
+            target.pk_field().quoted,
+            target.table_q,
+            target.live_filter
+        );
+        tx.query(&sql, std::slice::from_ref(p))
+            .await?
+            .rows
+            .into_iter()
+            .filter_map(|mut r| r.pop())
+            .map(|v| {
+                (
+                    json_string(&crate::convert::to_json(v.clone(), target.pk_field().ty)),
+                    v,
+                )
+            })
+            .collect()
+    };
+    let mut mentioned = HashSet::new();
+    for row in &rp.rows {
+        match &row.given_pk {
+            None => {
+                if row.delete {
+                    continue;
+                }
+                let stored = insert_row(tx, row, Some((fk_idx, p.clone()))).await?;
+                exec_children(tx, row, &stored).await?;
+            }
+            Some(key) => {
+                let k = json_string(&crate::convert::to_json(key.clone(), target.pk_field().ty));
+                if !current.contains_key(&k) || rp.mode == Mode::Append {
+                    continue; // not a current child of this parent: ignored
+                }
+                mentioned.insert(k);
+                if row.delete && rp.mode == Mode::Diff {
+                    delete_by_key(tx, target, key).await?;
+                } else if let Some(stored) = update_row(tx, row, key).await? {
+                    exec_children(tx, row, &stored).await?;
+                }
+            }
+        }
+    }
+    if rp.mode == Mode::Replace {
+        for (k, key) in &current {
+            if !mentioned.contains(k) {
+                delete_by_key(tx, target, key).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn exec_links(tx: &mut Tx, rp: &RelPlan, p: &Value) -> Result<()> {
+    let d = &rp.rel.def;
+    let (jt, sjk, tjk) = (
+        quote_ident(&d.join_table),
+        quote_ident(&d.source_join_key),
+        quote_ident(&d.target_join_key),
+    );
+    let insert = format!("INSERT INTO {jt} ({sjk}, {tjk}) VALUES ($1, $2) ON CONFLICT DO NOTHING");
+    let unlink = format!("DELETE FROM {jt} WHERE {sjk} = $1 AND {tjk} = $2");
+    if rp.mode == Mode::Replace {
+        tx.execute(
+            &format!("DELETE FROM {jt} WHERE {sjk} = $1"),
+            std::slice::from_ref(p),
+        )
+        .await?;
+    }
+    for row in &rp.rows {
+        let Some(t) = &row.given_pk else {
+            continue; // rows without a target id are skipped
+        };
+        let params = [p.clone(), t.clone()];
+        if row.delete && rp.mode == Mode::Diff {
+            tx.execute(&unlink, &params).await?;
+        } else {
+            tx.execute(&insert, &params)
+                .await
+                .map_err(|e| write_error(&rp.target, &row.path, e))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,291 @@
+//! The write pipeline: plan (validate everything) → BEGIN → slug → parent
+//! write → nested writes → COMMIT. Deletes apply the relations' `on_delete`
+//! policies in the same transaction.
+
+mod exec;
+mod plan;
+pub mod slug;
+
+use std::sync::Arc;
+
+use rocket_core::{Error, ErrorCode, Result};
+use rocket_meta::{Entity, Registry, RelKind};
+use rocket_store::{quote_ident, Db, StoreErrorKind, Tx, Value};
+use serde_json::{Map, Value as Json};
+
+pub use exec::{delete_by_key, now_for};
+pub use plan::{Limits, Mode, RelPlan, RowPlan};
+
+use crate::convert::{json_string, row_to_object};
+use crate::read::{not_found, pk_value, Record};
+use exec::{exec_children, insert_row, key_of, update_row};
+
+/// The live row a URL id names: by slug first when the entity has one and the
+/// id does not look like a key, then by primary key.
+pub async fn load_current(tx: &mut Tx, entity: &Entity, id: &str) -> Result<Option<Record>> {
+    if let Some(sc) = &entity.def.slug {
+        if !slug::looks_like_pk(entity, id) {
+            let sql = format!(
+                "SELECT {} FROM {} WHERE {} = $1{}",
+                entity.select_list,
+                entity.table_q,
+                quote_ident(&sc.field),
+                entity.live_filter
+            );
+            if let Some(r) = tx.query_opt(&sql, &[Value::text(id)]).await? {
+                return Ok(Some(row_to_object(entity, r.values)));
+            }
+        }
+    }
+    let Some(key) = pk_value(entity, id) else {
+        return Ok(None);
+    };
+    Ok(tx
+        .query_opt(&entity.sql_by_pk, &[key])
+        .await?
+        .map(|r| row_to_object(entity, r.values)))
+}
+
+fn pk_of(entity: &Entity, rec: &Record, dialect: rocket_store::Dialect) -> Result<Value> {
+    key_of(entity, rec, &entity.pk_field().name, dialect)
+        .ok_or_else(|| Error::internal("row without primary key"))
+}
+
+/// Slug to store on create/update when the payload gives none (None = leave as is).
+async fn slug_for(
+    tx: &mut Tx,
+    entity: &Entity,
+    plan: &RowPlan,
+    old: Option<&Record>,
+    exclude: Option<&Value>,
+) -> Result<Option<(usize, String)>> {
+    let Some(sc) = &entity.def.slug else {
+        return Ok(None);
+    };
+    let Some(source) = sc.source.as_deref().filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let Some(idx) = entity.field_index(&sc.field) else {
+        return Ok(None);
+    };
+    let explicit = plan
+        .record
+        .get(&sc.field)
+        .is_some_and(|v| !v.is_null() && v.as_str() != Some(""));
+    if explicit {
+        return Ok(None);
+    }
+    let Some(src) = plan
+        .record
+        .get(source)
+        .filter(|v| !v.is_null())
+        .map(json_string)
+        .filter(|s| !s.is_empty())
+    else {
+        return Ok(None);
+    };
+    if let Some(old) = old {
+        let changed = old.get(source).map(json_string).as_deref() != Some(src.as_str());
+        if !sc.regenerate_on_update || !changed {
+            return Ok(None);
+        }
+    }
+    let base = slug::slugify(&src);
+    Ok(Some((
+        idx,
+        slug::free_slug(tx, entity, &sc.field, &base, exclude).await?,
+    )))
+}
+
+/// A unique violation on the slug column (another writer took our candidate).
+fn is_slug_conflict(slug_field: &str, e: &Error) -> bool {
+    e.code == ErrorCode::Conflict && e.details.iter().any(|d| d.field.as_deref() == Some(slug_field))
+}
+
+/// Writes the parent row, retrying with the next free slug when a concurrent
+/// writer took the one we picked (inside a savepoint, so the transaction survives).
+async fn write_parent(
+    tx: &mut Tx,
+    entity: &Entity,
+    plan: &mut RowPlan,
+    old: Option<&Record>,
+    key: Option<&Value>,
+) -> Result<Option<Record>> {
+    for attempt in 0..20 {
+        let slug = slug_for(tx, entity, plan, old, key).await?;
+        let Some((idx, s)) = slug else {
+            return match key {
+                None => insert_row(tx, plan, None).await.map(Some),
+                Some(k) => update_row(tx, plan, k).await,
+            };
+        };
+        plan.values.retain(|(i, _)| *i != idx);
+        plan.values.push((idx, Value::Text(s)));
+        tx.batch("SAVEPOINT rocket_slug").await?;
+        let res = match key {
+            None => insert_row(tx, plan, None).await.map(Some),
+            Some(k) => update_row(tx, plan, k).await,
+        };
+        let slug_field = entity.fields[idx].name.as_str();
+        match res {
+            Err(e) if is_slug_conflict(slug_field, &e) && attempt < 19 => {
+                tx.batch("ROLLBACK TO SAVEPOINT rocket_slug").await?;
+            }
+            Err(e) => {
+                let _ = tx.batch("ROLLBACK TO SAVEPOINT rocket_slug").await;
+                return Err(e);
+            }
+            Ok(r) => {
+                tx.batch("RELEASE SAVEPOINT rocket_slug").await?;
+                return Ok(r);
+            }
+        }
+    }
+    Err(Error::conflict("A record with this value already exists"))
+}
+
+pub async fn create(
+    db: &Db,
+    reg: &Registry,
+    entity: &Arc<Entity>,
+    body: Json,
+    limits: Limits,
+) -> Result<Record> {
+    let mut plan = plan::plan(reg, db, entity, body, true, limits).await?;
+    let mut tx = db.begin().await?;
+    let row = write_parent(&mut tx, entity, &mut plan, None, None)
+        .await?
+        .ok_or_else(|| Error::internal("insert returned no row"))?;
+    exec_children(&mut tx, &plan, &row).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+pub async fn update(
+    db: &Db,
+    reg: &Registry,
+    entity: &Arc<Entity>,
+    id: &str,
+    body: Json,
+    limits: Limits,
+) -> Result<Record> {
+    let mut plan = plan::plan(reg, db, entity, body, false, limits).await?;
+    let mut tx = db.begin().await?;
+    let current = load_current(&mut tx, entity, id)
+        .await?
+        .ok_or_else(|| not_found(entity, id))?;
+    let key = pk_of(entity, &current, db.dialect())?;
+    let row = write_parent(&mut tx, entity, &mut plan, Some(&current), Some(&key))
+        .await?
+        .ok_or_else(|| not_found(entity, id))?;
+    exec_children(&mut tx, &plan, &row).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// Applies `on_delete` of every relation whose source is `entity`
+/// (semantics.md §6): restrict → 409 naming the relation; cascade; set_null; detach.
+async fn cascade(tx: &mut Tx, reg: &Registry, entity: &Entity, row: &Record) -> Result<()> {
+    let dialect = tx.dialect();
+    for rel in reg.relations.iter().filter(|r| r.def.source == entity.name) {
+        let Some(target) = reg.entity(&rel.def.target) else {
+            continue;
+        };
+        let skey = if rel.def.source_key.is_empty() {
+            entity.pk_field().name.clone()
+        } else {
+            rel.def.source_key.clone()
+        };
+        let Some(p) = key_of(entity, row, &skey, dialect) else {
+            continue;
+        };
+        let d = &rel.def;
+        match (rel.kind, d.on_delete.as_str()) {
+            (RelKind::ManyToMany, "cascade" | "detach") => {
+                let sql = format!(
+                    "DELETE FROM {} WHERE {} = $1",
+                    quote_ident(&d.join_table),
+                    quote_ident(&d.source_join_key)
+                );
+                tx.execute(&sql, &[p]).await?;
+            }
+            (RelKind::ManyToMany, _) => {}
+            (_, "restrict") => {
+                let sql = format!(
+                    "SELECT COUNT(*) AS n FROM {} WHERE {} = $1{}",
+                    target.table_q,
+                    quote_ident(&d.target_key),
+                    target.live_filter
+                );
+                let n = tx
+                    .query_opt(&sql, &[p])
+                    .await?
+                    .and_then(|r| r.i64("n"))
+                    .unwrap_or(0);
+                if n > 0 {
+                    return Err(Error::conflict(format!(
+                        "Cannot delete: {n} related {} records exist (relation {})",
+                        target.name, d.name
+                    )));
+                }
+            }
+            (_, "cascade") => {
+                let sql = if target.soft_delete {
+                    format!(
+                        "UPDATE {} SET \"deleted_at\" = $2 WHERE {} = $1 AND \"deleted_at\" IS NULL",
+                        target.table_q,
+                        quote_ident(&d.target_key)
+                    )
+                } else {
+                    format!(
+                        "DELETE FROM {} WHERE {} = $1",
+                        target.table_q,
+                        quote_ident(&d.target_key)
+                    )
+                };
+                let params = if target.soft_delete {
+                    vec![p, Value::now()]
+                } else {
+                    vec![p]
+                };
+                tx.execute(&sql, &params).await?;
+            }
+            (_, "set_null") => {
+                let sql = format!(
+                    "UPDATE {} SET {} = NULL WHERE {} = $1",
+                    target.table_q,
+                    quote_ident(&d.target_key),
+                    quote_ident(&d.target_key)
+                );
+                tx.execute(&sql, &[p]).await.map_err(|e| {
+                    if e.kind == StoreErrorKind::NotNull {
+                        Error::conflict(format!(
+                            "Cannot delete: {}.{} is required and cannot be set to null (relation {})",
+                            target.name, d.target_key, d.name
+                        ))
+                    } else {
+                        e.into()
+                    }
+                })?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+pub async fn delete(db: &Db, reg: &Registry, entity: &Entity, id: &str) -> Result<Map<String, Json>> {
+    let mut tx = db.begin().await?;
+    let current = load_current(&mut tx, entity, id)
+        .await?
+        .ok_or_else(|| not_found(entity, id))?;
+    let key = pk_of(entity, &current, db.dialect())?;
+    cascade(&mut tx, reg, entity, &current).await?;
+    if delete_by_key(&mut tx, entity, &key).await? == 0 {
+        return Err(not_found(entity, id));
+    }
+    tx.commit().await?;
+    let mut out = Map::new();
+    out.insert("id".into(), Json::String(id.to_string()));
+    Ok(out)
+}

@@ -1,0 +1,98 @@
+//! Slugs (semantics.md §15): slugify, free-candidate search, id-vs-slug lookup.
+
+use rocket_core::Result;
+use rocket_meta::{Entity, PkKind};
+use rocket_store::{quote_ident, Tx, Value};
+use unicode_normalization::UnicodeNormalization;
+
+/// `"Crème brûlée: 2 ways!"` → `creme-brulee-2-ways`; empty input yields a
+/// short random slug so a record never gets an empty one.
+pub fn slugify(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.nfd() {
+        if unicode_normalization::char::is_combining_mark(c) {
+            continue;
+        }
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let trimmed = out.trim_matches('-').to_string();
+    if trimmed.is_empty() {
+        uuid::Uuid::new_v4().simple().to_string()[..8].to_string()
+    } else {
+        trimmed
+    }
+}
+
+/// Whether a URL id has the shape of the entity's primary key (else it is
+/// tried as a slug first).
+pub fn looks_like_pk(entity: &Entity, id: &str) -> bool {
+    match entity.pk_kind {
+        PkKind::Uuid => {
+            id.len() == 36 && uuid::Uuid::parse_str(id).is_ok() && !id.chars().any(|c| c.is_ascii_uppercase())
+        }
+        PkKind::Int => !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()),
+        PkKind::String => false,
+    }
+}
+
+/// The first free slug among `base`, `base-2` … `base-100`, else `base-101`,
+/// counting every stored row (soft-deleted ones too: the unique index does).
+/// `exclude` is the record's own key on update.
+pub async fn free_slug(
+    tx: &mut Tx,
+    entity: &Entity,
+    field: &str,
+    base: &str,
+    exclude: Option<&Value>,
+) -> Result<String> {
+    let col = quote_ident(field);
+    let pattern = format!(
+        "{}-%",
+        base.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    );
+    let mut sql = format!(
+        "SELECT {col} AS s FROM {} WHERE ({col} = $1 OR {col} LIKE $2 ESCAPE '\\')",
+        entity.table_q
+    );
+    let mut params = vec![Value::text(base), Value::text(pattern)];
+    if let Some(k) = exclude {
+        params.push(k.clone());
+        sql.push_str(&format!(" AND {} != $3", entity.pk_field().quoted));
+    }
+    let taken: std::collections::HashSet<String> = tx
+        .query(&sql, &params)
+        .await?
+        .into_iter()
+        .map(|r| r.string("s"))
+        .collect();
+    if !taken.contains(base) {
+        return Ok(base.to_string());
+    }
+    for n in 2..=100 {
+        let cand = format!("{base}-{n}");
+        if !taken.contains(&cand) {
+            return Ok(cand);
+        }
+    }
+    Ok(format!("{base}-101"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugify_examples() {
+        assert_eq!(slugify("Crème brûlée: 2 ways!"), "creme-brulee-2-ways");
+        assert_eq!(slugify("  Hello   World  "), "hello-world");
+        assert_eq!(slugify("ÀÉÎõü"), "aeiou");
+        assert_eq!(slugify("a--b__c"), "a-b-c");
+        let r = slugify("!!!");
+        assert_eq!(r.len(), 8, "fallback slug: {r}");
+    }
+}
