@@ -55,13 +55,38 @@ pub fn verify_access_token(secret: &str, token: &str) -> Option<Claims> {
         .map(|d| d.claims)
 }
 
+/// New hashes are Argon2id (PHC string, `$argon2id$...`), the current
+/// recommendation for password storage.
 pub fn hash_password(password: &str) -> Result<String, AuthError> {
+    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
+    let salt = SaltString::generate(&mut OsRng);
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AuthError::Hash(e.to_string()))
+}
+
+/// bcrypt hash as the reference makes them; kept for compatibility tests.
+pub fn hash_password_bcrypt(password: &str) -> Result<String, AuthError> {
     bcrypt::hash(password, BCRYPT_COST).map_err(|e| AuthError::Hash(e.to_string()))
 }
 
-/// Constant-time check against a bcrypt hash ($2a$/$2b$/$2y$); malformed hashes fail.
+/// Checks a password against an Argon2 PHC hash or a bcrypt hash
+/// (`$2a$`/`$2b$`/`$2y$`, as the reference stores them). Malformed hashes fail.
 pub fn verify_password(password: &str, hash: &str) -> bool {
+    if hash.starts_with("$argon2") {
+        use argon2::password_hash::{PasswordHash, PasswordVerifier};
+        return PasswordHash::new(hash)
+            .map(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+            .unwrap_or(false);
+    }
     bcrypt::verify(password, hash).unwrap_or(false)
+}
+
+/// SHA-256 hex digest: invite tokens are stored only in this form.
+pub fn sha256_hex(s: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(s.as_bytes()))
 }
 
 /// `n` random bytes as lowercase hex (app JWT secrets: 32 bytes → 64 chars).
@@ -105,9 +130,17 @@ mod tests {
     }
 
     #[test]
+    fn new_hashes_are_argon2id() {
+        let h = hash_password("changeme").unwrap();
+        assert!(h.starts_with("$argon2id$"), "{h}");
+        assert!(verify_password("changeme", &h));
+        assert!(!verify_password("wrong", &h));
+    }
+
+    #[test]
     fn verifies_reference_bcrypt_hashes() {
         // A $2a$ cost-10 hash of "changeme" as Go's bcrypt produces it.
-        let h = hash_password("changeme").unwrap();
+        let h = hash_password_bcrypt("changeme").unwrap();
         assert!(verify_password("changeme", &h));
         assert!(!verify_password("wrong", &h));
         let go_style = h.replacen("$2b$", "$2a$", 1);

@@ -3,6 +3,7 @@
 
 pub mod convert;
 pub mod migrate;
+pub mod perm;
 pub mod query;
 pub mod read;
 pub mod schema_admin;

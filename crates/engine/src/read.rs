@@ -5,11 +5,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use rocket_core::{Error, ErrorCode, Result};
-use rocket_meta::{Entity, PkKind, Registry, RelKind, Relation};
+use rocket_meta::{Access, Entity, PkKind, Registry, RelKind, Relation};
 use rocket_store::{quote_ident, Db, Dialect, Rows, Value};
 use serde_json::{json, Map, Value as Json};
 
 use crate::convert::{from_json, json_string, row_to_object};
+use crate::perm::{self, Caller};
 use crate::query::{self, in_list, order_by, where_clause};
 
 pub type Record = Map<String, Json>;
@@ -55,12 +56,17 @@ pub async fn find(db: &Db, entity: &Entity, id: &str) -> Result<Option<Record>> 
     Ok(row.map(|r| row_to_object(entity, r.values)))
 }
 
-pub async fn list(db: &Db, reg: &Registry, entity: &Entity, raw_query: &str) -> Result<Json> {
+pub async fn list(db: &Db, reg: &Registry, entity: &Entity, raw_query: &str, caller: &Caller) -> Result<Json> {
+    let access = perm::access(reg, &entity.name, "read", caller)?;
     let q = query::parse(entity, raw_query)?;
     let includes = resolve_includes(reg, entity, &q.includes, true)?;
     let dialect = db.dialect();
     let mut params = Vec::new();
-    let wh = where_clause(entity, dialect, &q.filters, &mut params);
+    let mut wh = where_clause(entity, dialect, &q.filters, &mut params);
+    if !matches!(access, Access::All) {
+        let f = perm::sql_filter(entity, dialect, &access, caller, None, &mut params);
+        wh = format!("{wh} AND {f}");
+    }
     let count_sql = format!("SELECT COUNT(*) AS n FROM {} WHERE {wh}", entity.table_q);
     let mut page_params = params.clone();
     page_params.push(Value::Int(q.per_page));
@@ -87,14 +93,15 @@ pub async fn list(db: &Db, reg: &Registry, entity: &Entity, raw_query: &str) -> 
         .and_then(|r| r.i64("n"))
         .unwrap_or(0);
     let mut records: Vec<Record> = page.rows.into_iter().map(|v| row_to_object(entity, v)).collect();
-    load_includes(db, reg, entity, &includes, &mut records).await?;
+    load_includes(db, reg, entity, &includes, &mut records, caller).await?;
     Ok(json!({
         "data": records,
         "meta": {"page": q.page, "per_page": q.per_page, "total": total},
     }))
 }
 
-pub async fn get(db: &Db, reg: &Registry, entity: &Entity, id: &str, raw_query: &str) -> Result<Json> {
+pub async fn get(db: &Db, reg: &Registry, entity: &Entity, id: &str, raw_query: &str, caller: &Caller) -> Result<Json> {
+    let access = perm::access(reg, &entity.name, "read", caller)?;
     let mut includes_raw = Vec::new();
     for (k, v) in form_urlencoded::parse(raw_query.as_bytes()) {
         if k == "include" {
@@ -107,9 +114,13 @@ pub async fn get(db: &Db, reg: &Registry, entity: &Entity, id: &str, raw_query: 
         }
     }
     let includes = resolve_includes(reg, entity, &includes_raw, false)?;
-    let record = find(db, entity, id).await?.ok_or_else(|| not_found(entity, id))?;
+    // A row the caller may not read does not exist for them.
+    let record = find(db, entity, id)
+        .await?
+        .filter(|r| perm::row_allowed(&access, r, caller))
+        .ok_or_else(|| not_found(entity, id))?;
     let mut records = vec![record];
-    load_includes(db, reg, entity, &includes, &mut records).await?;
+    load_includes(db, reg, entity, &includes, &mut records, caller).await?;
     Ok(json!({"data": records.pop()}))
 }
 
@@ -169,6 +180,13 @@ fn source_key(rel: &Relation, source: &Entity) -> String {
     }
 }
 
+/// The include parameters with the key list as `$1`.
+fn with_keys(params: &[Value], keys: Vec<Value>) -> Vec<Value> {
+    let mut p = params.to_vec();
+    p[0] = Value::List(keys);
+    p
+}
+
 /// SQL, its parameters, the related entity, how to attach, and the token.
 type IncludeQuery = (String, Vec<Value>, Arc<Entity>, Attach, String);
 
@@ -192,6 +210,7 @@ async fn load_includes(
     entity: &Entity,
     includes: &[Include],
     records: &mut [Record],
+    caller: &Caller,
 ) -> Result<()> {
     if includes.is_empty() || records.is_empty() {
         return Ok(());
@@ -205,6 +224,44 @@ async fn load_includes(
             continue;
         };
         let skey = source_key(rel, source);
+        // Rows of the related entity are read under its own read policy.
+        let related = if inc.forward { target } else { source };
+        let access = reg.policies.access(&related.name, "read", &caller.roles);
+        if let Access::Denied(_) = access {
+            let empty = Rows::default();
+            let attach = match (rel.kind, inc.forward) {
+                (RelKind::OneToMany | RelKind::OneToOne, false) => {
+                    Attach::One { parent_key: rel.def.target_key.clone(), match_field: skey }
+                }
+                (_, true) if rel.kind != RelKind::ManyToMany => Attach::Many {
+                    parent_key: skey,
+                    keyed: false,
+                    group_field: Some(rel.def.target_key.clone()),
+                    first_only: rel.kind == RelKind::OneToOne,
+                },
+                (_, true) => Attach::Many { parent_key: skey, keyed: true, group_field: None, first_only: false },
+                (_, false) => Attach::Many {
+                    parent_key: entity.pk_field().name.clone(),
+                    keyed: true,
+                    group_field: None,
+                    first_only: false,
+                },
+            };
+            attach_rows(records, related, attach, &inc.token, empty);
+            continue;
+        }
+        // $1 is the key list; policy values follow.
+        let mut params = vec![Value::Null];
+        let alias = match (rel.kind, inc.forward) {
+            (RelKind::ManyToMany, true) => Some("t"),
+            (RelKind::ManyToMany, false) => Some("s"),
+            _ => None,
+        };
+        let pol = if matches!(access, Access::All) {
+            String::new()
+        } else {
+            format!(" AND {}", perm::sql_filter(related, dialect, &access, caller, alias, &mut params))
+        };
         match (rel.kind, inc.forward) {
             (RelKind::OneToMany | RelKind::OneToOne, true) => {
                 let keys = key_values(records, &skey, entity, dialect);
@@ -212,7 +269,7 @@ async fn load_includes(
                     continue;
                 }
                 let sql = format!(
-                    "SELECT {} FROM {} WHERE {}{}",
+                    "SELECT {} FROM {} WHERE {}{}{pol}",
                     target.select_list,
                     target.table_q,
                     in_list(dialect, &quote_ident(&rel.def.target_key), ph, false),
@@ -226,7 +283,7 @@ async fn load_includes(
                 };
                 stmts.push((
                     sql,
-                    vec![Value::List(keys)],
+                    with_keys(&params, keys),
                     target.clone(),
                     attach,
                     inc.token.clone(),
@@ -243,7 +300,7 @@ async fn load_includes(
                     ""
                 };
                 let sql = format!(
-                    "SELECT j.{sjk}, {cols} FROM {jt} j JOIN {tt} t ON t.{tpk} = j.{tjk} WHERE {cond}{live}",
+                    "SELECT j.{sjk}, {cols} FROM {jt} j JOIN {tt} t ON t.{tpk} = j.{tjk} WHERE {cond}{live}{pol}",
                     sjk = quote_ident(&rel.def.source_join_key),
                     cols = target.select_list_as("t"),
                     jt = quote_ident(&rel.def.join_table),
@@ -265,7 +322,7 @@ async fn load_includes(
                 };
                 stmts.push((
                     sql,
-                    vec![Value::List(keys)],
+                    with_keys(&params, keys),
                     target.clone(),
                     attach,
                     inc.token.clone(),
@@ -277,7 +334,7 @@ async fn load_includes(
                     continue;
                 }
                 let sql = format!(
-                    "SELECT {} FROM {} WHERE {}{}",
+                    "SELECT {} FROM {} WHERE {}{}{pol}",
                     source.select_list,
                     source.table_q,
                     in_list(dialect, &quote_ident(&skey), ph, false),
@@ -289,7 +346,7 @@ async fn load_includes(
                 };
                 stmts.push((
                     sql,
-                    vec![Value::List(keys)],
+                    with_keys(&params, keys),
                     source.clone(),
                     attach,
                     inc.token.clone(),
@@ -307,7 +364,7 @@ async fn load_includes(
                     ""
                 };
                 let sql = format!(
-                    "SELECT j.{tjk}, {cols} FROM {jt} j JOIN {st} s ON s.{sk} = j.{sjk} WHERE {cond}{live}",
+                    "SELECT j.{tjk}, {cols} FROM {jt} j JOIN {st} s ON s.{sk} = j.{sjk} WHERE {cond}{live}{pol}",
                     tjk = quote_ident(&rel.def.target_join_key),
                     cols = source.select_list_as("s"),
                     jt = quote_ident(&rel.def.join_table),
@@ -329,7 +386,7 @@ async fn load_includes(
                 };
                 stmts.push((
                     sql,
-                    vec![Value::List(keys)],
+                    with_keys(&params, keys),
                     source.clone(),
                     attach,
                     inc.token.clone(),

@@ -5,12 +5,14 @@
 
 mod load;
 pub mod model;
+pub mod permissions;
 mod registry;
 pub mod types;
 mod validate;
 
 pub use load::load_registry;
 pub use model::{parse_def, EntityDef, FieldDef, PrimaryKey, RelationDef, SlugConfig};
+pub use permissions::{Access, Condition, Policies, Policy};
 pub use registry::{Entity, Field, PkKind, Registry, RelKind, Relation};
 pub use types::{valid_ident, FieldType};
 pub use validate::{pk_kind, validate_entity, validate_relation};

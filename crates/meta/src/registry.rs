@@ -166,6 +166,7 @@ pub struct Registry {
     pub entities: HashMap<String, Arc<Entity>>,
     pub relations: Vec<Arc<Relation>>,
     relations_by_name: HashMap<String, Arc<Relation>>,
+    pub policies: crate::permissions::Policies,
 }
 
 impl Default for Registry {
@@ -181,6 +182,7 @@ impl Registry {
             entities: HashMap::new(),
             relations: Vec::new(),
             relations_by_name: HashMap::new(),
+            policies: Default::default(),
         }
     }
 
@@ -214,6 +216,11 @@ impl Registry {
         }
         reg.relations.sort_by(|a, b| a.def.name.cmp(&b.def.name));
         reg
+    }
+
+    pub fn with_policies(mut self, list: Vec<crate::permissions::Policy>) -> Registry {
+        self.policies = crate::permissions::Policies::new(list);
+        self
     }
 
     pub fn entity(&self, name: &str) -> Option<&Arc<Entity>> {

@@ -7,11 +7,12 @@ use std::pin::Pin;
 
 use chrono::Utc;
 use rocket_core::{Detail, Error, Result};
-use rocket_meta::{Entity, FieldType, RelKind};
+use rocket_meta::{Access, Entity, FieldType, Registry, RelKind};
 use rocket_store::{quote_ident, Dialect, StoreError, StoreErrorKind, Tx, Value};
 
 use super::plan::{Mode, RelPlan, RowPlan};
 use crate::convert::{from_json, json_string, row_to_object};
+use crate::perm::{self, Caller};
 use crate::read::Record;
 
 pub fn now_for(ty: FieldType) -> Value {
@@ -183,8 +184,28 @@ pub fn key_of(entity: &Entity, record: &Record, field: &str, dialect: Dialect) -
 
 type Fut<'a> = Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;
 
+/// Who writes, under which policies: nested rows are permission-checked on
+/// their own entity (create/update/delete, with row conditions).
+pub struct ExecCtx<'a> {
+    pub reg: &'a Registry,
+    pub caller: &'a Caller,
+}
+
+impl ExecCtx<'_> {
+    /// Denied → 403; row conditions are checked against the stored row.
+    async fn allow(&self, tx: &mut Tx, entity: &Entity, action: &str, key: Option<&Value>) -> Result<()> {
+        let access = perm::access(self.reg, &entity.name, action, self.caller)?;
+        if let (Access::Rows(_), Some(k)) = (&access, key) {
+            let row = tx.query_opt(&entity.sql_by_pk, std::slice::from_ref(k)).await?;
+            let rec = row.map(|r| row_to_object(entity, r.values)).unwrap_or_default();
+            perm::check_row(&access, &rec, self.caller, action, &entity.name)?;
+        }
+        Ok(())
+    }
+}
+
 /// Runs the nested writes under a stored parent row.
-pub fn exec_children<'a>(tx: &'a mut Tx, plan: &'a RowPlan, parent: &'a Record) -> Fut<'a> {
+pub fn exec_children<'a>(tx: &'a mut Tx, plan: &'a RowPlan, parent: &'a Record, cx: &'a ExecCtx<'a>) -> Fut<'a> {
     Box::pin(async move {
         for rp in &plan.relations {
             let skey = if rp.rel.def.source_key.is_empty() {
@@ -198,14 +219,14 @@ pub fn exec_children<'a>(tx: &'a mut Tx, plan: &'a RowPlan, parent: &'a Record) 
             };
             match rp.rel.kind {
                 RelKind::ManyToMany => exec_links(tx, rp, &p).await?,
-                RelKind::OneToMany | RelKind::OneToOne => exec_owned(tx, rp, &p).await?,
+                RelKind::OneToMany | RelKind::OneToOne => exec_owned(tx, rp, &p, cx).await?,
             }
         }
         Ok(())
     })
 }
 
-async fn exec_owned(tx: &mut Tx, rp: &RelPlan, p: &Value) -> Result<()> {
+async fn exec_owned(tx: &mut Tx, rp: &RelPlan, p: &Value, cx: &ExecCtx<'_>) -> Result<()> {
     let target = &rp.target;
     let Some(fk_idx) = target.field_index(&rp.rel.def.target_key) else {
         return Ok(());
@@ -241,8 +262,9 @@ async fn exec_owned(tx: &mut Tx, rp: &RelPlan, p: &Value) -> Result<()> {
                 if row.delete {
                     continue;
                 }
+                cx.allow(tx, target, "create", None).await?;
                 let stored = insert_row(tx, row, Some((fk_idx, p.clone()))).await?;
-                exec_children(tx, row, &stored).await?;
+                exec_children(tx, row, &stored, cx).await?;
             }
             Some(key) => {
                 let k = json_string(&crate::convert::to_json(key.clone(), target.pk_field().ty));
@@ -251,9 +273,13 @@ async fn exec_owned(tx: &mut Tx, rp: &RelPlan, p: &Value) -> Result<()> {
                 }
                 mentioned.insert(k);
                 if row.delete && rp.mode == Mode::Diff {
+                    cx.allow(tx, target, "delete", Some(key)).await?;
                     delete_by_key(tx, target, key).await?;
-                } else if let Some(stored) = update_row(tx, row, key).await? {
-                    exec_children(tx, row, &stored).await?;
+                } else {
+                    cx.allow(tx, target, "update", Some(key)).await?;
+                    if let Some(stored) = update_row(tx, row, key).await? {
+                        exec_children(tx, row, &stored, cx).await?;
+                    }
                 }
             }
         }
@@ -261,6 +287,7 @@ async fn exec_owned(tx: &mut Tx, rp: &RelPlan, p: &Value) -> Result<()> {
     if rp.mode == Mode::Replace {
         for (k, key) in &current {
             if !mentioned.contains(k) {
+                cx.allow(tx, target, "delete", Some(key)).await?;
                 delete_by_key(tx, target, key).await?;
             }
         }

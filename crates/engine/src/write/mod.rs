@@ -18,7 +18,8 @@ pub use plan::{Limits, Mode, RelPlan, RowPlan};
 
 use crate::convert::{json_string, row_to_object};
 use crate::read::{not_found, pk_value, Record};
-use exec::{exec_children, insert_row, key_of, update_row};
+use crate::perm::{self, Caller};
+use exec::{exec_children, insert_row, key_of, update_row, ExecCtx};
 
 /// The live row a URL id names: by slug first when the entity has one and the
 /// id does not look like a key, then by primary key.
@@ -150,17 +151,23 @@ pub async fn create(
     entity: &Arc<Entity>,
     body: Json,
     limits: Limits,
+    caller: &Caller,
 ) -> Result<Record> {
+    perm::access(reg, &entity.name, "create", caller)?;
     let mut plan = plan::plan(reg, db, entity, body, true, limits).await?;
+    let cx = ExecCtx { reg, caller };
     let mut tx = db.begin().await?;
     let row = write_parent(&mut tx, entity, &mut plan, None, None)
         .await?
         .ok_or_else(|| Error::internal("insert returned no row"))?;
-    exec_children(&mut tx, &plan, &row).await?;
+    exec_children(&mut tx, &plan, &row, &cx).await?;
     tx.commit().await?;
     Ok(row)
 }
 
+/// Check order (http-api.md §11): record (404) → permission on the stored row
+/// (403) → body (400/422) → write. The row is checked again inside the
+/// transaction, where it cannot change underneath us.
 pub async fn update(
     db: &Db,
     reg: &Registry,
@@ -168,17 +175,22 @@ pub async fn update(
     id: &str,
     body: Json,
     limits: Limits,
+    caller: &Caller,
 ) -> Result<Record> {
+    let access = perm::access(reg, &entity.name, "update", caller);
+    let before = crate::read::find(db, entity, id).await?.ok_or_else(|| not_found(entity, id))?;
+    let access = access?;
+    perm::check_row(&access, &before, caller, "update", &entity.name)?;
     let mut plan = plan::plan(reg, db, entity, body, false, limits).await?;
+    let cx = ExecCtx { reg, caller };
     let mut tx = db.begin().await?;
-    let current = load_current(&mut tx, entity, id)
-        .await?
-        .ok_or_else(|| not_found(entity, id))?;
+    let current = load_current(&mut tx, entity, id).await?.ok_or_else(|| not_found(entity, id))?;
+    perm::check_row(&access, &current, caller, "update", &entity.name)?;
     let key = pk_of(entity, &current, db.dialect())?;
     let row = write_parent(&mut tx, entity, &mut plan, Some(&current), Some(&key))
         .await?
         .ok_or_else(|| not_found(entity, id))?;
-    exec_children(&mut tx, &plan, &row).await?;
+    exec_children(&mut tx, &plan, &row, &cx).await?;
     tx.commit().await?;
     Ok(row)
 }
@@ -274,11 +286,18 @@ async fn cascade(tx: &mut Tx, reg: &Registry, entity: &Entity, row: &Record) -> 
     Ok(())
 }
 
-pub async fn delete(db: &Db, reg: &Registry, entity: &Entity, id: &str) -> Result<Map<String, Json>> {
+pub async fn delete(
+    db: &Db,
+    reg: &Registry,
+    entity: &Entity,
+    id: &str,
+    caller: &Caller,
+) -> Result<Map<String, Json>> {
+    let access = perm::access(reg, &entity.name, "delete", caller);
     let mut tx = db.begin().await?;
-    let current = load_current(&mut tx, entity, id)
-        .await?
-        .ok_or_else(|| not_found(entity, id))?;
+    let current = load_current(&mut tx, entity, id).await?.ok_or_else(|| not_found(entity, id))?;
+    let access = access?;
+    perm::check_row(&access, &current, caller, "delete", &entity.name)?;
     let key = pk_of(entity, &current, db.dialect())?;
     cascade(&mut tx, reg, entity, &current).await?;
     if delete_by_key(&mut tx, entity, &key).await? == 0 {

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use rocket_apps::AppContext;
 use rocket_core::{Error, ErrorCode};
+use rocket_engine::perm::Caller;
 use rocket_engine::{read, write};
 use rocket_meta::{Entity, Registry};
 use serde_json::{json, Value};
@@ -17,18 +18,16 @@ use crate::AppState;
 
 type App = Extension<Arc<AppContext>>;
 
-/// Resolves the entity from the request's snapshot and checks the action.
-fn entity(reg: &Registry, name: &str, who: &Principal, action: &str) -> Result<Arc<Entity>, Error> {
-    let e = reg
-        .entity(name)
+/// Resolves the entity from the request's snapshot (permissions are checked
+/// by the engine, in the contract's order).
+fn entity(reg: &Registry, name: &str) -> Result<Arc<Entity>, Error> {
+    reg.entity(name)
         .cloned()
-        .ok_or_else(|| Error::new(ErrorCode::UnknownEntity, format!("Unknown entity: {name}")))?;
-    // Whitelist: admins bypass; policies for other roles arrive with the
-    // access-control work, until then nothing is granted to them.
-    if !who.is_admin() {
-        return Err(Error::forbidden(format!("No permission for {action} on {name}")));
-    }
-    Ok(e)
+        .ok_or_else(|| Error::new(ErrorCode::UnknownEntity, format!("Unknown entity: {name}")))
+}
+
+fn caller(who: Principal) -> Caller {
+    Caller { id: who.id, roles: who.roles }
 }
 
 pub async fn list(
@@ -38,9 +37,9 @@ pub async fn list(
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let reg = app.registry();
-    let e = entity(&reg, &name, &who, "read")?;
+    let e = entity(&reg, &name)?;
     Ok(Json(
-        read::list(&app.db, &reg, &e, q.as_deref().unwrap_or("")).await?,
+        read::list(&app.db, &reg, &e, q.as_deref().unwrap_or(""), &caller(who)).await?,
     ))
 }
 
@@ -51,9 +50,9 @@ pub async fn get(
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let reg = app.registry();
-    let e = entity(&reg, &name, &who, "read")?;
+    let e = entity(&reg, &name)?;
     Ok(Json(
-        read::get(&app.db, &reg, &e, &id, q.as_deref().unwrap_or("")).await?,
+        read::get(&app.db, &reg, &e, &id, q.as_deref().unwrap_or(""), &caller(who)).await?,
     ))
 }
 
@@ -73,8 +72,8 @@ pub async fn create(
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let reg = app.registry();
-    let e = entity(&reg, &name, &who, "create")?;
-    let rec = write::create(&app.db, &reg, &e, body, limits(&s)).await?;
+    let e = entity(&reg, &name)?;
+    let rec = write::create(&app.db, &reg, &e, body, limits(&s), &caller(who)).await?;
     Ok((StatusCode::CREATED, Json(json!({"data": rec}))))
 }
 
@@ -86,8 +85,8 @@ pub async fn update(
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult<Json<Value>> {
     let reg = app.registry();
-    let e = entity(&reg, &name, &who, "update")?;
-    let rec = write::update(&app.db, &reg, &e, &id, body, limits(&s)).await?;
+    let e = entity(&reg, &name)?;
+    let rec = write::update(&app.db, &reg, &e, &id, body, limits(&s), &caller(who)).await?;
     Ok(Json(json!({"data": rec})))
 }
 
@@ -97,7 +96,7 @@ pub async fn delete(
     Path((_, name, id)): Path<(String, String, String)>,
 ) -> ApiResult<Json<Value>> {
     let reg = app.registry();
-    let e = entity(&reg, &name, &who, "delete")?;
-    let out = write::delete(&app.db, &reg, &e, &id).await?;
+    let e = entity(&reg, &name)?;
+    let out = write::delete(&app.db, &reg, &e, &id, &caller(who)).await?;
     Ok(Json(json!({"data": out})))
 }
