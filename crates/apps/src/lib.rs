@@ -4,8 +4,10 @@
 pub mod accounts;
 mod app;
 pub mod connect;
+pub mod invites;
 mod platform;
 pub mod schema;
+pub mod users;
 
 pub use accounts::{Accounts, TokenPair};
 pub use app::AppContext;

@@ -4,6 +4,7 @@
 pub mod convert;
 pub mod migrate;
 pub mod perm;
+pub mod policy_admin;
 pub mod query;
 pub mod read;
 pub mod schema_admin;

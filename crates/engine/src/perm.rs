@@ -41,7 +41,9 @@ fn resolve<'a>(v: &'a Json, caller: &Caller) -> std::borrow::Cow<'a, Json> {
 
 /// Whether `row` satisfies one condition (semantics.md §14 row semantics).
 fn holds(c: &Condition, row: &Record, caller: &Caller) -> bool {
-    let Some(actual) = row.get(&c.field) else { return false };
+    let Some(actual) = row.get(&c.field) else {
+        return false;
+    };
     let want = resolve(&c.value, caller);
     let num = |v: &Json| json_string(v).trim().parse::<f64>().unwrap_or(0.0);
     let members = |v: &Json| -> Vec<String> {
@@ -77,7 +79,9 @@ pub fn check_row(access: &Access, row: &Record, caller: &Caller, action: &str, e
     if row_allowed(access, row, caller) {
         Ok(())
     } else {
-        Err(Error::forbidden(format!("Permission denied for {action} on {entity}")))
+        Err(Error::forbidden(format!(
+            "Permission denied for {action} on {entity}"
+        )))
     }
 }
 
@@ -100,7 +104,9 @@ pub fn sql_filter(
     for set in sets.iter() {
         let mut ands = Vec::with_capacity(set.len());
         for c in set {
-            ands.push(condition_sql(entity, dialect, c, caller, alias, params).unwrap_or_else(|| "FALSE".into()));
+            ands.push(
+                condition_sql(entity, dialect, c, caller, alias, params).unwrap_or_else(|| "FALSE".into()),
+            );
         }
         ors.push(format!("({})", ands.join(" AND ")));
     }
@@ -138,7 +144,12 @@ fn condition_sql(
                 .map(|v| coerce(entity, idx, &json_string(v)).ok())
                 .collect::<Option<Vec<_>>>()?;
             params.push(Value::List(list));
-            return Some(in_list(dialect, &col, &format!("${}", params.len()), c.operator == "not_in"));
+            return Some(in_list(
+                dialect,
+                &col,
+                &format!("${}", params.len()),
+                c.operator == "not_in",
+            ));
         }
         _ => return None,
     };

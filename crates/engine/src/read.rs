@@ -56,7 +56,13 @@ pub async fn find(db: &Db, entity: &Entity, id: &str) -> Result<Option<Record>> 
     Ok(row.map(|r| row_to_object(entity, r.values)))
 }
 
-pub async fn list(db: &Db, reg: &Registry, entity: &Entity, raw_query: &str, caller: &Caller) -> Result<Json> {
+pub async fn list(
+    db: &Db,
+    reg: &Registry,
+    entity: &Entity,
+    raw_query: &str,
+    caller: &Caller,
+) -> Result<Json> {
     let access = perm::access(reg, &entity.name, "read", caller)?;
     let q = query::parse(entity, raw_query)?;
     let includes = resolve_includes(reg, entity, &q.includes, true)?;
@@ -100,7 +106,14 @@ pub async fn list(db: &Db, reg: &Registry, entity: &Entity, raw_query: &str, cal
     }))
 }
 
-pub async fn get(db: &Db, reg: &Registry, entity: &Entity, id: &str, raw_query: &str, caller: &Caller) -> Result<Json> {
+pub async fn get(
+    db: &Db,
+    reg: &Registry,
+    entity: &Entity,
+    id: &str,
+    raw_query: &str,
+    caller: &Caller,
+) -> Result<Json> {
     let access = perm::access(reg, &entity.name, "read", caller)?;
     let mut includes_raw = Vec::new();
     for (k, v) in form_urlencoded::parse(raw_query.as_bytes()) {
@@ -230,16 +243,22 @@ async fn load_includes(
         if let Access::Denied(_) = access {
             let empty = Rows::default();
             let attach = match (rel.kind, inc.forward) {
-                (RelKind::OneToMany | RelKind::OneToOne, false) => {
-                    Attach::One { parent_key: rel.def.target_key.clone(), match_field: skey }
-                }
+                (RelKind::OneToMany | RelKind::OneToOne, false) => Attach::One {
+                    parent_key: rel.def.target_key.clone(),
+                    match_field: skey,
+                },
                 (_, true) if rel.kind != RelKind::ManyToMany => Attach::Many {
                     parent_key: skey,
                     keyed: false,
                     group_field: Some(rel.def.target_key.clone()),
                     first_only: rel.kind == RelKind::OneToOne,
                 },
-                (_, true) => Attach::Many { parent_key: skey, keyed: true, group_field: None, first_only: false },
+                (_, true) => Attach::Many {
+                    parent_key: skey,
+                    keyed: true,
+                    group_field: None,
+                    first_only: false,
+                },
                 (_, false) => Attach::Many {
                     parent_key: entity.pk_field().name.clone(),
                     keyed: true,
@@ -260,7 +279,10 @@ async fn load_includes(
         let pol = if matches!(access, Access::All) {
             String::new()
         } else {
-            format!(" AND {}", perm::sql_filter(related, dialect, &access, caller, alias, &mut params))
+            format!(
+                " AND {}",
+                perm::sql_filter(related, dialect, &access, caller, alias, &mut params)
+            )
         };
         match (rel.kind, inc.forward) {
             (RelKind::OneToMany | RelKind::OneToOne, true) => {

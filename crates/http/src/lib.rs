@@ -49,7 +49,9 @@ pub fn router(state: AppState) -> Router {
     let app_public = Router::new()
         .route("/auth/login", post(routes::app_auth::login))
         .route("/auth/refresh", post(routes::app_auth::refresh))
-        .route("/auth/logout", post(routes::app_auth::logout));
+        .route("/auth/logout", post(routes::app_auth::logout))
+        .route("/auth/accept-invite", post(routes::admin_access::accept_invite));
+    use routes::admin_access as aa;
     use routes::admin_schema as sa;
     let admin = Router::new()
         .route("/entities", get(sa::list_entities).post(sa::create_entity))
@@ -66,6 +68,24 @@ pub fn router(state: AppState) -> Router {
                 .put(sa::update_relation)
                 .delete(sa::delete_relation),
         )
+        .route("/users", get(aa::list_users).post(aa::create_user))
+        .route(
+            "/users/{id}",
+            get(aa::get_user).put(aa::update_user).delete(aa::delete_user),
+        )
+        .route(
+            "/permissions",
+            get(aa::list_permissions).post(aa::create_permission),
+        )
+        .route(
+            "/permissions/{id}",
+            get(aa::get_permission)
+                .put(aa::update_permission)
+                .delete(aa::delete_permission),
+        )
+        .route("/invites", get(aa::list_invites).post(aa::create_invite))
+        .route("/invites/bulk", post(aa::bulk_invites))
+        .route("/invites/{id}", axum::routing::delete(aa::delete_invite))
         .fallback(not_found)
         .layer(from_fn(middleware::require_admin));
     let app_private = Router::new()

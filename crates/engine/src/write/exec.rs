@@ -205,7 +205,12 @@ impl ExecCtx<'_> {
 }
 
 /// Runs the nested writes under a stored parent row.
-pub fn exec_children<'a>(tx: &'a mut Tx, plan: &'a RowPlan, parent: &'a Record, cx: &'a ExecCtx<'a>) -> Fut<'a> {
+pub fn exec_children<'a>(
+    tx: &'a mut Tx,
+    plan: &'a RowPlan,
+    parent: &'a Record,
+    cx: &'a ExecCtx<'a>,
+) -> Fut<'a> {
     Box::pin(async move {
         for rp in &plan.relations {
             let skey = if rp.rel.def.source_key.is_empty() {

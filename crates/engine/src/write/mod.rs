@@ -17,8 +17,8 @@ pub use exec::{delete_by_key, now_for};
 pub use plan::{Limits, Mode, RelPlan, RowPlan};
 
 use crate::convert::{json_string, row_to_object};
-use crate::read::{not_found, pk_value, Record};
 use crate::perm::{self, Caller};
+use crate::read::{not_found, pk_value, Record};
 use exec::{exec_children, insert_row, key_of, update_row, ExecCtx};
 
 /// The live row a URL id names: by slug first when the entity has one and the
@@ -178,13 +178,17 @@ pub async fn update(
     caller: &Caller,
 ) -> Result<Record> {
     let access = perm::access(reg, &entity.name, "update", caller);
-    let before = crate::read::find(db, entity, id).await?.ok_or_else(|| not_found(entity, id))?;
+    let before = crate::read::find(db, entity, id)
+        .await?
+        .ok_or_else(|| not_found(entity, id))?;
     let access = access?;
     perm::check_row(&access, &before, caller, "update", &entity.name)?;
     let mut plan = plan::plan(reg, db, entity, body, false, limits).await?;
     let cx = ExecCtx { reg, caller };
     let mut tx = db.begin().await?;
-    let current = load_current(&mut tx, entity, id).await?.ok_or_else(|| not_found(entity, id))?;
+    let current = load_current(&mut tx, entity, id)
+        .await?
+        .ok_or_else(|| not_found(entity, id))?;
     perm::check_row(&access, &current, caller, "update", &entity.name)?;
     let key = pk_of(entity, &current, db.dialect())?;
     let row = write_parent(&mut tx, entity, &mut plan, Some(&current), Some(&key))
@@ -295,7 +299,9 @@ pub async fn delete(
 ) -> Result<Map<String, Json>> {
     let access = perm::access(reg, &entity.name, "delete", caller);
     let mut tx = db.begin().await?;
-    let current = load_current(&mut tx, entity, id).await?.ok_or_else(|| not_found(entity, id))?;
+    let current = load_current(&mut tx, entity, id)
+        .await?
+        .ok_or_else(|| not_found(entity, id))?;
     let access = access?;
     perm::check_row(&access, &current, caller, "delete", &entity.name)?;
     let key = pk_of(entity, &current, db.dialect())?;

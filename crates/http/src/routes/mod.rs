@@ -1,3 +1,4 @@
+pub mod admin_access;
 pub mod admin_schema;
 pub mod app_auth;
 pub mod health;

@@ -27,7 +27,10 @@ fn entity(reg: &Registry, name: &str) -> Result<Arc<Entity>, Error> {
 }
 
 fn caller(who: Principal) -> Caller {
-    Caller { id: who.id, roles: who.roles }
+    Caller {
+        id: who.id,
+        roles: who.roles,
+    }
 }
 
 pub async fn list(
