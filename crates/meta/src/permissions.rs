@@ -39,10 +39,13 @@ pub enum Access {
     Denied(String),
 }
 
+/// (entity, action, sorted lower-cased roles).
+type MemoKey = (String, String, Vec<String>);
+
 #[derive(Debug, Default)]
 pub struct Policies {
     by_key: HashMap<(String, String), Vec<Arc<Policy>>>,
-    memo: RwLock<HashMap<(String, String, Vec<String>), Access>>,
+    memo: RwLock<HashMap<MemoKey, Access>>,
 }
 
 impl Policies {
