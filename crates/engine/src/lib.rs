@@ -8,4 +8,5 @@ pub mod policy_admin;
 pub mod query;
 pub mod read;
 pub mod schema_admin;
+pub mod ui_configs;
 pub mod write;

@@ -68,6 +68,16 @@ pub fn router(state: AppState) -> Router {
                 .put(sa::update_relation)
                 .delete(sa::delete_relation),
         )
+        .route(
+            "/ui-configs",
+            get(routes::ui_configs::list).post(routes::ui_configs::create),
+        )
+        .route(
+            "/ui-configs/{id}",
+            get(routes::ui_configs::get)
+                .put(routes::ui_configs::update)
+                .delete(routes::ui_configs::delete),
+        )
         .route("/users", get(aa::list_users).post(aa::create_user))
         .route(
             "/users/{id}",
@@ -90,6 +100,8 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn(middleware::require_admin));
     let app_private = Router::new()
         .nest("/_admin", admin)
+        .route("/_ui/configs", get(routes::ui_configs::read_all))
+        .route("/_ui/config/{entity}", get(routes::ui_configs::read_one))
         .route(
             "/{entity}",
             get(routes::records::list).post(routes::records::create),

@@ -4,3 +4,4 @@ pub mod app_auth;
 pub mod health;
 pub mod platform;
 pub mod records;
+pub mod ui_configs;
