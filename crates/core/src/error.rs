@@ -17,6 +17,7 @@ pub enum ErrorCode {
     ValidationFailed,
     RateLimited,
     AiRequestFailed,
+    AiNotConfigured,
     Overloaded,
     Internal,
 }
@@ -37,6 +38,7 @@ impl ErrorCode {
             ErrorCode::ValidationFailed => "VALIDATION_FAILED",
             ErrorCode::RateLimited => "RATE_LIMITED",
             ErrorCode::AiRequestFailed => "AI_REQUEST_FAILED",
+            ErrorCode::AiNotConfigured => "AI_NOT_CONFIGURED",
             ErrorCode::Overloaded => "OVERLOADED",
             ErrorCode::Internal => "INTERNAL_ERROR",
         }
@@ -54,7 +56,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => 429,
             ErrorCode::Internal => 500,
             ErrorCode::AiRequestFailed => 502,
-            ErrorCode::Overloaded => 503,
+            ErrorCode::Overloaded | ErrorCode::AiNotConfigured => 503,
         }
     }
 }

@@ -43,7 +43,7 @@ pub fn router(state: AppState) -> Router {
             "/apps/{name}",
             get(routes::platform::get_app).delete(routes::platform::delete_app),
         )
-        .route("/ai/status", get(routes::platform::ai_status))
+        .route("/ai/status", get(routes::ai::status))
         .layer(from_fn_with_state(state.clone(), middleware::platform_auth));
 
     let app_public = Router::new()
@@ -78,6 +78,8 @@ pub fn router(state: AppState) -> Router {
                 .put(routes::ui_configs::update)
                 .delete(routes::ui_configs::delete),
         )
+        .route("/ai/status", get(routes::ai::status))
+        .route("/ai/generate", post(routes::ai::generate))
         .route("/users", get(aa::list_users).post(aa::create_user))
         .route(
             "/users/{id}",

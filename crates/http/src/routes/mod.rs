@@ -1,5 +1,6 @@
 pub mod admin_access;
 pub mod admin_schema;
+pub mod ai;
 pub mod app_auth;
 pub mod health;
 pub mod platform;

@@ -67,14 +67,3 @@ pub async fn delete_app(State(s): State<AppState>, Path(name): Path<String>) -> 
     s.platform.delete_app(&name).await?;
     Ok(Json(json!({"message": "App deleted"})))
 }
-
-pub async fn ai_status(State(s): State<AppState>) -> Json<Value> {
-    let ai = &s.platform.config.ai;
-    let configured = !ai.base_url.is_empty() && !ai.api_key.is_empty() && !ai.model.is_empty();
-    let model = if configured {
-        ai.model.clone()
-    } else {
-        String::new()
-    };
-    Json(json!({"data": {"configured": configured, "model": model}}))
-}
