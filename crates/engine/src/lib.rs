@@ -3,6 +3,7 @@
 
 pub mod convert;
 pub mod migrate;
+pub mod openapi;
 pub mod perm;
 pub mod policy_admin;
 pub mod query;

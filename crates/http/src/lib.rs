@@ -102,6 +102,7 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn(middleware::require_admin));
     let app_private = Router::new()
         .nest("/_admin", admin)
+        .route("/_openapi", get(routes::openapi::app))
         .route("/_ui/configs", get(routes::ui_configs::read_all))
         .route("/_ui/config/{entity}", get(routes::ui_configs::read_one))
         .route(
@@ -122,6 +123,7 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .route("/health", get(routes::health::health))
+        .route("/openapi.json", get(routes::openapi::platform))
         .nest("/api/_platform", platform_public.merge(platform_private))
         .nest("/api/{app}", app)
         .fallback(not_found)

@@ -3,6 +3,7 @@ pub mod admin_schema;
 pub mod ai;
 pub mod app_auth;
 pub mod health;
+pub mod openapi;
 pub mod platform;
 pub mod records;
 pub mod ui_configs;

@@ -1,0 +1,302 @@
+//! OpenAPI 3.1 documents: one generated from an app's live metadata (every
+//! entity's CRUD paths, query parameters, schemas from field types), and a
+//! static one for the platform and admin API.
+
+use rocket_meta::{Entity, FieldType, Registry, RelKind};
+use serde_json::{json, Map, Value as Json};
+
+fn field_schema(ty: FieldType, enum_values: Option<&Vec<String>>) -> Json {
+    let mut s = match ty {
+        FieldType::String | FieldType::Text => json!({"type": "string"}),
+        FieldType::Int | FieldType::BigInt => json!({"type": "integer"}),
+        FieldType::Float | FieldType::Decimal => json!({"type": "number"}),
+        FieldType::Boolean => json!({"type": "boolean"}),
+        FieldType::Uuid => json!({"type": "string", "format": "uuid"}),
+        FieldType::Timestamp => json!({"type": "string", "format": "date-time"}),
+        FieldType::Date => json!({"type": "string", "format": "date"}),
+        FieldType::Json => json!({}),
+        FieldType::File => json!({"$ref": "#/components/schemas/FileRef"}),
+    };
+    if let (Some(values), Some(o)) = (enum_values, s.as_object_mut()) {
+        o.insert("enum".into(), json!(values));
+    }
+    s
+}
+
+fn nullable(s: Json) -> Json {
+    json!({"oneOf": [s, {"type": "null"}]})
+}
+
+fn record_schema(e: &Entity) -> Json {
+    let mut props = Map::new();
+    for f in &e.fields {
+        props.insert(
+            f.name.clone(),
+            nullable(field_schema(f.ty, f.def.enum_values.as_ref())),
+        );
+    }
+    if e.implicit_deleted_at {
+        props.insert(
+            "deleted_at".into(),
+            nullable(json!({"type": "string", "format": "date-time"})),
+        );
+    }
+    json!({"type": "object", "properties": props, "additionalProperties": true})
+}
+
+fn input_schema(e: &Entity, create: bool) -> Json {
+    let mut props = Map::new();
+    let mut required = Vec::new();
+    for (i, f) in e.fields.iter().enumerate() {
+        if f.is_auto() || (i == e.pk && e.pk_generated) {
+            continue;
+        }
+        let s = field_schema(f.ty, f.def.enum_values.as_ref());
+        let s = if f.ty == FieldType::File {
+            json!({"oneOf": [s, {"type": "string", "format": "uuid"}]})
+        } else {
+            s
+        };
+        props.insert(
+            f.name.clone(),
+            if f.def.nullable || !f.def.required {
+                nullable(s)
+            } else {
+                s
+            },
+        );
+        if create && f.def.required && !f.def.nullable && f.def.default.is_none() {
+            required.push(f.name.clone());
+        }
+    }
+    let mut s = json!({"type": "object", "properties": props});
+    if !required.is_empty() {
+        s["required"] = json!(required);
+    }
+    s
+}
+
+fn ok(schema: Json, desc: &str) -> Json {
+    json!({"description": desc, "content": {"application/json": {"schema": schema}}})
+}
+
+fn errors(codes: &[u16]) -> Map<String, Json> {
+    codes
+        .iter()
+        .map(|c| {
+            (
+                c.to_string(),
+                json!({"$ref": format!("#/components/responses/E{c}")}),
+            )
+        })
+        .collect()
+}
+
+fn responses(success: (u16, Json), errs: &[u16]) -> Json {
+    let mut m = errors(errs);
+    m.insert(success.0.to_string(), success.1);
+    Json::Object(m)
+}
+
+fn components(extra: Map<String, Json>) -> Json {
+    let mut schemas = extra;
+    schemas.insert(
+        "Error".into(),
+        json!({"type": "object", "required": ["error"], "properties": {"error": {"type": "object",
+            "required": ["code", "message"], "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+            "details": {"type": "array", "items": {"type": "object", "required": ["message"], "properties": {
+                "field": {"type": "string"}, "rule": {"type": "string"}, "message": {"type": "string"}}}}}}}}),
+    );
+    schemas.insert(
+        "FileRef".into(),
+        json!({"type": "object", "properties": {"id": {"type": "string", "format": "uuid"}, "filename": {"type": "string"},
+            "size": {"type": "integer"}, "mime_type": {"type": "string"}}}),
+    );
+    schemas.insert(
+        "ListMeta".into(),
+        json!({"type": "object", "properties": {"page": {"type": "integer"}, "per_page": {"type": "integer"}, "total": {"type": "integer"}}}),
+    );
+    let mut resp = Map::new();
+    for (c, d) in [
+        (400, "Bad request"),
+        (401, "Unauthorized"),
+        (403, "Forbidden"),
+        (404, "Not found"),
+        (409, "Conflict"),
+        (413, "Payload too large"),
+        (422, "Validation failed"),
+        (503, "Overloaded"),
+    ] {
+        resp.insert(
+            format!("E{c}"),
+            ok(json!({"$ref": "#/components/schemas/Error"}), d),
+        );
+    }
+    json!({"schemas": schemas, "responses": resp,
+           "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}})
+}
+
+/// The document for one app, from the registry snapshot.
+pub fn app_document(app: &str, reg: &Registry) -> Json {
+    let mut paths = Map::new();
+    let mut schemas = Map::new();
+    let mut names: Vec<&String> = reg.entities.keys().collect();
+    names.sort();
+    for name in names {
+        let Some(e) = reg.entity(name) else { continue };
+        let rec = format!("{name}_record");
+        schemas.insert(rec.clone(), record_schema(e));
+        schemas.insert(format!("{name}_create"), input_schema(e, true));
+        schemas.insert(format!("{name}_update"), input_schema(e, false));
+        let r = |s: &str| json!({"$ref": format!("#/components/schemas/{s}")});
+        let includes: Vec<String> = reg
+            .relations
+            .iter()
+            .filter(|x| x.def.source == *name || (x.def.target == *name && x.kind != RelKind::ManyToMany))
+            .map(|x| x.def.name.clone())
+            .collect();
+        let mut params = vec![
+            json!({"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}}),
+            json!({"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 25}}),
+            json!({"name": "sort", "in": "query", "description": "Comma-separated fields, '-' prefix for descending", "schema": {"type": "string"}}),
+            json!({"name": "include", "in": "query", "description": format!("Comma-separated relations: {}", includes.join(", ")), "schema": {"type": "string"}}),
+        ];
+        for f in &e.fields {
+            params.push(json!({"name": format!("filter[{}]", f.name), "in": "query", "schema": {"type": "string"},
+                "description": format!("Equality filter; also filter[{}.OP] with OP in eq, neq, gt, gte, lt, lte, in, not_in, like", f.name)}));
+        }
+        let list_schema = json!({"type": "object", "properties": {"data": {"type": "array", "items": r(&rec)},
+            "meta": {"$ref": "#/components/schemas/ListMeta"}}});
+        let one = json!({"type": "object", "properties": {"data": r(&rec)}});
+        paths.insert(
+            format!("/api/{app}/{name}"),
+            json!({
+                "get": {"operationId": format!("list_{name}"), "tags": [name], "parameters": params,
+                        "responses": responses((200, ok(list_schema, "Page of records")), &[400, 401, 403])},
+                "post": {"operationId": format!("create_{name}"), "tags": [name],
+                         "requestBody": {"required": true, "content": {"application/json": {"schema": r(&format!("{name}_create"))}}},
+                         "responses": responses((201, ok(one.clone(), "Created")), &[400, 401, 403, 404, 409, 413, 422])},
+            }),
+        );
+        let id = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"},
+                        "description": "Primary key, or slug when the entity has one"});
+        paths.insert(
+            format!("/api/{app}/{name}/{{id}}"),
+            json!({
+                "parameters": [id],
+                "get": {"operationId": format!("get_{name}"), "tags": [name],
+                        "parameters": [{"name": "include", "in": "query", "schema": {"type": "string"}}],
+                        "responses": responses((200, ok(one.clone(), "Record")), &[401, 403, 404])},
+                "put": {"operationId": format!("update_{name}"), "tags": [name],
+                        "requestBody": {"required": true, "content": {"application/json": {"schema": r(&format!("{name}_update"))}}},
+                        "responses": responses((200, ok(one, "Updated")), &[400, 401, 403, 404, 409, 422])},
+                "delete": {"operationId": format!("delete_{name}"), "tags": [name],
+                           "responses": responses((200, ok(json!({"type": "object", "properties": {"data": {"type": "object",
+                               "properties": {"id": {"type": "string"}}}}}), "Deleted")), &[401, 403, 404, 409])},
+            }),
+        );
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": format!("Rocket app {app}"), "version": "1",
+                 "description": "Generated from the app's metadata; regenerated whenever it changes."},
+        "security": [{"bearer": []}],
+        "paths": paths,
+        "components": components(schemas),
+    })
+}
+
+/// Static description of the platform, auth and admin API.
+pub fn platform_document() -> Json {
+    let cred = json!({"type": "object", "required": ["email", "password"], "properties": {
+        "email": {"type": "string"}, "password": {"type": "string"}}});
+    let refresh = json!({"type": "object", "required": ["refresh_token"], "properties": {"refresh_token": {"type": "string"}}});
+    let pair = json!({"type": "object", "properties": {"data": {"type": "object", "properties": {
+        "access_token": {"type": "string"}, "refresh_token": {"type": "string"}}}}});
+    let msg = json!({"type": "object", "properties": {"message": {"type": "string"}}});
+    let any = json!({"type": "object"});
+    let body = |s: &Json| json!({"required": true, "content": {"application/json": {"schema": s}}});
+    let public = |op: &str, b: &Json, out: &Json| json!({"post": {"operationId": op, "security": [], "requestBody": body(b), "responses": responses((200, ok(out.clone(), "OK")), &[400, 401])}});
+    let mut paths = Map::new();
+    paths.insert("/health".into(), json!({"get": {"operationId": "health", "security": [],
+        "responses": {"200": ok(json!({"type": "object", "properties": {"status": {"type": "string"}}}), "Healthy")}}}));
+    paths.insert(
+        "/api/_platform/auth/login".into(),
+        public("platform_login", &cred, &pair),
+    );
+    paths.insert(
+        "/api/_platform/auth/refresh".into(),
+        public("platform_refresh", &refresh, &pair),
+    );
+    paths.insert(
+        "/api/_platform/auth/logout".into(),
+        public("platform_logout", &refresh, &msg),
+    );
+    paths.insert("/api/_platform/apps".into(), json!({
+        "get": {"operationId": "list_apps", "responses": responses((200, ok(any.clone(), "Apps")), &[401])},
+        "post": {"operationId": "create_app", "requestBody": body(&json!({"type": "object", "required": ["name"], "properties": {
+            "name": {"type": "string", "pattern": "^[a-z][a-z0-9_-]{0,62}$"}, "display_name": {"type": "string"},
+            "db_driver": {"type": "string", "enum": ["postgres", "sqlite"]}}})),
+            "responses": responses((201, ok(any.clone(), "Created")), &[400, 401, 409, 422])}}));
+    paths.insert("/api/_platform/apps/{name}".into(), json!({
+        "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
+        "get": {"operationId": "get_app", "responses": responses((200, ok(any.clone(), "App")), &[401, 404])},
+        "delete": {"operationId": "delete_app", "responses": responses((200, ok(msg.clone(), "Deleted")), &[401, 404])}}));
+    let app_param = json!({"name": "app", "in": "path", "required": true, "schema": {"type": "string"}});
+    for (op, path) in [
+        ("app_login", "login"),
+        ("app_refresh", "refresh"),
+        ("app_logout", "logout"),
+    ] {
+        let mut p = public(
+            op,
+            if path == "login" { &cred } else { &refresh },
+            if path == "logout" { &msg } else { &pair },
+        );
+        p["parameters"] = json!([app_param.clone()]);
+        paths.insert(format!("/api/{{app}}/auth/{path}"), p);
+    }
+    let resources = [
+        ("entities", "name"),
+        ("relations", "name"),
+        ("rules", "id"),
+        ("state-machines", "id"),
+        ("workflows", "id"),
+        ("permissions", "id"),
+        ("webhooks", "id"),
+        ("users", "id"),
+        ("invites", "id"),
+        ("ui-configs", "id"),
+    ];
+    for (res, key) in resources {
+        let tag = format!("admin {res}");
+        let id = res.replace('-', "_");
+        paths.insert(format!("/api/{{app}}/_admin/{res}"), json!({
+            "parameters": [app_param.clone()],
+            "get": {"operationId": format!("list_{id}"), "tags": [tag], "responses": responses((200, ok(any.clone(), "List")), &[401, 403])},
+            "post": {"operationId": format!("create_{id}"), "tags": [tag], "requestBody": body(&any),
+                     "responses": responses((201, ok(any.clone(), "Created")), &[400, 401, 403, 409, 422])}}));
+        let mut item = json!({
+            "parameters": [app_param.clone(), {"name": key, "in": "path", "required": true, "schema": {"type": "string"}}],
+            "delete": {"operationId": format!("delete_{id}"), "tags": [tag], "responses": responses((200, ok(any.clone(), "Deleted")), &[401, 403, 404])}});
+        if res != "invites" {
+            item["get"] = json!({"operationId": format!("get_{id}"), "tags": [tag], "responses": responses((200, ok(any.clone(), "Item")), &[401, 403, 404])});
+            item["put"] = json!({"operationId": format!("update_{id}"), "tags": [tag], "requestBody": body(&any),
+                                 "responses": responses((200, ok(any.clone(), "Updated")), &[400, 401, 403, 404, 422])});
+        }
+        paths.insert(format!("/api/{{app}}/_admin/{res}/{{{key}}}"), item);
+    }
+    paths.insert("/api/{app}/_admin/export".into(), json!({"parameters": [app_param.clone()],
+        "get": {"operationId": "export", "responses": responses((200, ok(any.clone(), "Export document")), &[401, 403])}}));
+    paths.insert("/api/{app}/_admin/import".into(), json!({"parameters": [app_param.clone()],
+        "post": {"operationId": "import", "requestBody": body(&any), "responses": responses((200, ok(any.clone(), "Import summary")), &[400, 401, 403, 422])}}));
+    paths.insert("/api/{app}/_openapi".into(), json!({"parameters": [app_param],
+        "get": {"operationId": "app_openapi", "responses": responses((200, ok(any, "OpenAPI document of the app")), &[401, 404])}}));
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "Rocket platform and admin API", "version": "1"},
+        "security": [{"bearer": []}],
+        "paths": paths,
+        "components": components(Map::new()),
+    })
+}
