@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod extract;
+mod metrics;
 mod middleware;
 mod routes;
 
@@ -28,6 +29,7 @@ async fn not_found() -> ApiError {
 
 /// The full router. Trailing slashes are trimmed before routing by the server.
 pub fn router(state: AppState) -> Router {
+    metrics::init();
     let body_limit = state.platform.config.server.body_limit;
 
     let platform_public = Router::new()
@@ -124,10 +126,12 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(routes::health::health))
         .route("/openapi.json", get(routes::openapi::platform))
+        .route("/metrics", get(metrics::render))
         .nest("/api/_platform", platform_public.merge(platform_private))
         .nest("/api/{app}", app)
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .layer(from_fn(metrics::track))
         .layer(from_fn(trace_id))
         .with_state(state)
 }

@@ -13,7 +13,39 @@ store_tests!(
     dual_auth_and_app_resolution,
     malformed_bodies_and_auth_headers,
     apps_survive_restart_of_platform_state,
+    metrics_expose_requests_and_pools,
 );
+
+async fn metrics_expose_requests_and_pools(s: &TestServer) {
+    let app = s.create_app().await;
+    s.get("/health", None).await;
+    let text = s
+        .http
+        .get(format!("{}/metrics", s.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("rocket_http_requests_total"), "{text}");
+    assert!(text.contains("route=\"/health\""), "{text}");
+    for g in [
+        "rocket_db_pool_size",
+        "rocket_db_pool_idle",
+        "rocket_db_pool_waiting",
+        "rocket_db_pool_timeouts_total",
+    ] {
+        assert!(
+            text.contains(&format!("{g}{{db=\"_management\"}}")),
+            "{g} missing"
+        );
+        assert!(
+            text.contains(&format!("{g}{{db=\"{}\"}}", app.name)),
+            "{g} for app missing"
+        );
+    }
+}
 
 async fn health_and_unknown_routes(s: &TestServer) {
     let r = s.get("/health", None).await;
