@@ -77,7 +77,11 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
     if hash.starts_with("$argon2") {
         use argon2::password_hash::{PasswordHash, PasswordVerifier};
         return PasswordHash::new(hash)
-            .map(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+            .map(|h| {
+                argon2::Argon2::default()
+                    .verify_password(password.as_bytes(), &h)
+                    .is_ok()
+            })
             .unwrap_or(false);
     }
     bcrypt::verify(password, hash).unwrap_or(false)

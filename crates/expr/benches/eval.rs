@@ -1,6 +1,8 @@
 //! `cargo bench -p rocket-expr`: compile and evaluate the spec's examples.
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion};
 use rocket_expr::Expr;
 use serde_json::json;
 
@@ -20,7 +22,9 @@ fn bench(c: &mut Criterion) {
     });
     let vars = vars.as_object().cloned().unwrap_or_default();
     for (i, src) in EXAMPLES.iter().enumerate() {
-        c.bench_function(&format!("compile/{i}"), |b| b.iter(|| Expr::compile(black_box(src))));
+        c.bench_function(&format!("compile/{i}"), |b| {
+            b.iter(|| Expr::compile(black_box(src)))
+        });
         let e = Expr::compile(src).expect("example compiles");
         c.bench_function(&format!("eval/{i}"), |b| b.iter(|| e.eval(black_box(&vars))));
     }

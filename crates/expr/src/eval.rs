@@ -110,7 +110,10 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
             return Some(t.and_utc());
         }
     }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?.and_hms_opt(0, 0, 0).map(|t| t.and_utc())
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()?
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc())
 }
 
 fn time_of(v: &V) -> Option<DateTime<Utc>> {
@@ -188,7 +191,10 @@ fn to_text(v: &V) -> String {
 }
 
 fn bad_operands(pos: usize, op: &str, a: &V, b: &V) -> ExprError {
-    ExprError::new(pos, format!("invalid operands for '{op}': {} and {}", a.kind(), b.kind()))
+    ExprError::new(
+        pos,
+        format!("invalid operands for '{op}': {} and {}", a.kind(), b.kind()),
+    )
 }
 
 pub fn eval<'a>(n: &'a Node, vars: &'a dyn Vars) -> Result<V<'a>, ExprError> {
@@ -293,9 +299,18 @@ fn call<'a>(f: Func, args: &'a [Node], vars: &'a dyn Vars, pos: usize) -> Result
             }
         }
         Func::Lower | Func::Upper => match arg(0)? {
-            V::Str(s) => V::Str(Cow::Owned(if f == Func::Lower { s.to_lowercase() } else { s.to_uppercase() })),
+            V::Str(s) => V::Str(Cow::Owned(if f == Func::Lower {
+                s.to_lowercase()
+            } else {
+                s.to_uppercase()
+            })),
             V::Null => V::Null,
-            other => return Err(ExprError::new(pos, format!("expected a string, got {}", other.kind()))),
+            other => {
+                return Err(ExprError::new(
+                    pos,
+                    format!("expected a string, got {}", other.kind()),
+                ))
+            }
         },
     })
 }

@@ -28,7 +28,9 @@ pub struct Token {
     pub pos: usize,
 }
 
-const OPS: &[&str] = &["===", "!==", "==", "!=", "<=", ">=", "&&", "||", "<", ">", "+", "-", "*", "/", "%", "!"];
+const OPS: &[&str] = &[
+    "===", "!==", "==", "!=", "<=", ">=", "&&", "||", "<", ">", "+", "-", "*", "/", "%", "!",
+];
 
 pub fn lex(src: &str) -> Result<Vec<Token>, ExprError> {
     let b = src.as_bytes();
@@ -52,7 +54,10 @@ pub fn lex(src: &str) -> Result<Vec<Token>, ExprError> {
             b'.' if !b.get(i + 1).is_some_and(u8::is_ascii_digit) => Tok::Dot,
             b'\'' | b'"' => {
                 let (s, end) = string(src, i)?;
-                out.push(Token { tok: Tok::Str(s), pos: start });
+                out.push(Token {
+                    tok: Tok::Str(s),
+                    pos: start,
+                });
                 i = end;
                 continue;
             }
@@ -71,8 +76,13 @@ pub fn lex(src: &str) -> Result<Vec<Token>, ExprError> {
                     }
                 }
                 let text: String = src[i..j].chars().filter(|c| *c != '_').collect();
-                let n: f64 = text.parse().map_err(|_| ExprError::new(i, format!("invalid number '{}'", &src[i..j])))?;
-                out.push(Token { tok: Tok::Num(n), pos: start });
+                let n: f64 = text
+                    .parse()
+                    .map_err(|_| ExprError::new(i, format!("invalid number '{}'", &src[i..j])))?;
+                out.push(Token {
+                    tok: Tok::Num(n),
+                    pos: start,
+                });
                 i = j;
                 continue;
             }
@@ -100,7 +110,10 @@ pub fn lex(src: &str) -> Result<Vec<Token>, ExprError> {
                 let rest = &src[i..];
                 match OPS.iter().find(|op| rest.starts_with(**op)) {
                     Some(op) => {
-                        out.push(Token { tok: Tok::Op(op), pos: start });
+                        out.push(Token {
+                            tok: Tok::Op(op),
+                            pos: start,
+                        });
                         i += op.len();
                         continue;
                     }
@@ -114,7 +127,10 @@ pub fn lex(src: &str) -> Result<Vec<Token>, ExprError> {
         out.push(Token { tok, pos: start });
         i += 1;
     }
-    out.push(Token { tok: Tok::Eof, pos: src.len() });
+    out.push(Token {
+        tok: Tok::Eof,
+        pos: src.len(),
+    });
     Ok(out)
 }
 

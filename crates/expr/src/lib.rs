@@ -30,7 +30,10 @@ pub struct ExprError {
 
 impl ExprError {
     pub(crate) fn new(pos: usize, message: impl Into<String>) -> Self {
-        ExprError { pos, message: message.into() }
+        ExprError {
+            pos,
+            message: message.into(),
+        }
     }
 }
 
@@ -44,11 +47,17 @@ pub struct Expr {
 impl Expr {
     pub fn compile(src: &str) -> Result<Expr, ExprError> {
         if src.len() > MAX_SOURCE_LEN {
-            return Err(ExprError::new(MAX_SOURCE_LEN, format!("expression longer than {MAX_SOURCE_LEN} bytes")));
+            return Err(ExprError::new(
+                MAX_SOURCE_LEN,
+                format!("expression longer than {MAX_SOURCE_LEN} bytes"),
+            ));
         }
         let tokens = lex::lex(src)?;
         let root = parse::parse(&tokens, src.len())?;
-        Ok(Expr { src: src.into(), root: Arc::new(root) })
+        Ok(Expr {
+            src: src.into(),
+            root: Arc::new(root),
+        })
     }
 
     pub fn source(&self) -> &str {
@@ -64,7 +73,10 @@ impl Expr {
     pub fn eval_bool(&self, vars: &dyn Vars) -> Result<bool, ExprError> {
         match eval::eval(&self.root, vars)? {
             eval::V::Bool(b) => Ok(b),
-            other => Err(ExprError::new(0, format!("expression must evaluate to a boolean, got {}", other.kind()))),
+            other => Err(ExprError::new(
+                0,
+                format!("expression must evaluate to a boolean, got {}", other.kind()),
+            )),
         }
     }
 }

@@ -63,13 +63,20 @@ struct P<'a> {
 }
 
 pub fn parse(tokens: &[Token], _len: usize) -> Result<Node, ExprError> {
-    let mut p = P { t: tokens, i: 0, depth: 0 };
+    let mut p = P {
+        t: tokens,
+        i: 0,
+        depth: 0,
+    };
     let n = p.expr()?;
     if p.peek() != &Tok::Eof {
         return Err(p.err(format!("unexpected {}", describe(p.peek()))));
     }
     if height(&n) > MAX_HEIGHT {
-        return Err(ExprError::new(0, format!("expression nests deeper than {MAX_HEIGHT} operations")));
+        return Err(ExprError::new(
+            0,
+            format!("expression nests deeper than {MAX_HEIGHT} operations"),
+        ));
     }
     Ok(n)
 }
@@ -78,7 +85,9 @@ fn height(n: &Node) -> usize {
     1 + match n {
         Node::Lit(_) | Node::Var(_) => 0,
         Node::Field(a, _) | Node::Not(a) | Node::Neg(a, _) => height(a),
-        Node::Index(a, b) | Node::Bin(_, a, b, _) | Node::And(a, b) | Node::Or(a, b) => height(a).max(height(b)),
+        Node::Index(a, b) | Node::Bin(_, a, b, _) | Node::And(a, b) | Node::Or(a, b) => {
+            height(a).max(height(b))
+        }
         Node::Cond(a, b, c) => height(a).max(height(b)).max(height(c)),
         Node::Array(v) | Node::Call(_, v, _) => v.iter().map(height).max().unwrap_or(0),
     }
@@ -264,7 +273,12 @@ impl P<'_> {
                         Tok::True => n = Node::Field(Box::new(n), "true".into()),
                         Tok::False => n = Node::Field(Box::new(n), "false".into()),
                         Tok::Op("in") => n = Node::Field(Box::new(n), "in".into()),
-                        other => return Err(self.err(format!("expected a field name after '.', found {}", describe(&other)))),
+                        other => {
+                            return Err(self.err(format!(
+                                "expected a field name after '.', found {}",
+                                describe(&other)
+                            )))
+                        }
                     }
                 }
                 Tok::LBracket => {
@@ -311,7 +325,10 @@ impl P<'_> {
             _ => args.len() == 1,
         };
         if !arity_ok {
-            return Err(ExprError::new(pos, format!("wrong number of arguments for {name}()")));
+            return Err(ExprError::new(
+                pos,
+                format!("wrong number of arguments for {name}()"),
+            ));
         }
         Ok(Node::Call(f, args, pos))
     }

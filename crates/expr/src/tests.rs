@@ -7,11 +7,17 @@ fn vars(v: Value) -> Map<String, Value> {
 }
 
 fn ev(src: &str, v: &Map<String, Value>) -> Value {
-    Expr::compile(src).unwrap_or_else(|e| panic!("{src}: {e}")).eval(v).unwrap_or_else(|e| panic!("{src}: {e}"))
+    Expr::compile(src)
+        .unwrap_or_else(|e| panic!("{src}: {e}"))
+        .eval(v)
+        .unwrap_or_else(|e| panic!("{src}: {e}"))
 }
 
 fn evb(src: &str, v: &Map<String, Value>) -> bool {
-    Expr::compile(src).unwrap().eval_bool(v).unwrap_or_else(|e| panic!("{src}: {e}"))
+    Expr::compile(src)
+        .unwrap()
+        .eval_bool(v)
+        .unwrap_or_else(|e| panic!("{src}: {e}"))
 }
 
 #[test]
@@ -52,18 +58,31 @@ fn members_and_missing_keys() {
     assert_eq!(ev("record.missing", &v), Value::Null);
     assert_eq!(ev("record.missing.deeper", &v), Value::Null);
     assert_eq!(ev("nothing.at.all", &v), Value::Null);
-    assert!(evb("record.missing == nil && record.missing == null && record.missing === undefined", &v));
+    assert!(evb(
+        "record.missing == nil && record.missing == null && record.missing === undefined",
+        &v
+    ));
 }
 
 #[test]
 fn null_safe_comparisons() {
     let v = vars(json!({"record": {"a": null}}));
-    for src in ["record.a < 1", "record.a > 1", "record.a <= 1", "record.a >= 1", "1 < record.a", "'x' < 1"] {
+    for src in [
+        "record.a < 1",
+        "record.a > 1",
+        "record.a <= 1",
+        "record.a >= 1",
+        "1 < record.a",
+        "'x' < 1",
+    ] {
         assert!(!evb(src, &v), "{src}");
     }
     assert!(evb("record.a == nil", &v));
     assert!(evb("record.a != 0", &v));
-    assert!(Expr::compile("record.a + 1").unwrap().eval(&v).is_err(), "null arithmetic is an error");
+    assert!(
+        Expr::compile("record.a + 1").unwrap().eval(&v).is_err(),
+        "null arithmetic is an error"
+    );
     assert!(Expr::compile("1 / 0").unwrap().eval(&v).is_err());
 }
 
@@ -81,7 +100,9 @@ fn membership() {
 
 #[test]
 fn functions_and_dates() {
-    let v = vars(json!({"record": {"s": "héllo", "l": [1, 2], "start": "2026-03-01", "end": "2026-03-05T10:00:00Z"}}));
+    let v = vars(
+        json!({"record": {"s": "héllo", "l": [1, 2], "start": "2026-03-01", "end": "2026-03-05T10:00:00Z"}}),
+    );
     assert_eq!(ev("len(record.s)", &v), json!(5));
     assert_eq!(ev("len(record.l)", &v), json!(2));
     assert_eq!(ev("len(record.none)", &v), json!(0));
@@ -89,33 +110,59 @@ fn functions_and_dates() {
     assert!(evb("new Date(record.end) >= new Date(record.start)", &v));
     assert!(evb("Date(record.end) > Date('2026-01-01')", &v));
     assert!(evb("now() > Date('2020-01-01')", &v));
-    assert!(evb("new Date(record.end) > record.start", &v), "a date compares with a date string");
+    assert!(
+        evb("new Date(record.end) > record.start", &v),
+        "a date compares with a date string"
+    );
     assert!(!evb("new Date('garbage') > new Date(record.start)", &v));
 }
 
 /// Every example of semantics.md §8.3.
 #[test]
 fn spec_examples() {
-    let ship = vars(json!({"record": {"status": "shipped", "tracking_no": null}, "old": {}, "action": "create"}));
-    assert!(evb("record.status == 'shipped' && record.tracking_no == nil", &ship));
+    let ship =
+        vars(json!({"record": {"status": "shipped", "tracking_no": null}, "old": {}, "action": "create"}));
+    assert!(evb(
+        "record.status == 'shipped' && record.tracking_no == nil",
+        &ship
+    ));
     let dates = vars(json!({"record": {"starts_on": "2026-03-05", "ends_on": "2026-03-01"}}));
-    assert!(evb("record.ends_on != nil && record.ends_on <= record.starts_on", &dates));
+    assert!(evb(
+        "record.ends_on != nil && record.ends_on <= record.starts_on",
+        &dates
+    ));
     let lock = vars(json!({"action": "update", "old": {"status": "archived"}}));
     assert!(evb("action == 'update' && old.status == 'archived'", &lock));
-    let owner = vars(json!({"action": "update", "old": {"owner_id": "a"}, "record": {"owner_id": "b"},
-                             "user": {"roles": ["editor"]}}));
-    assert!(evb("action == 'update' && old.owner_id != record.owner_id && !('admin' in user.roles)", &owner));
-    let total = vars(json!({"record": {"subtotal": 100.5, "shipping": 4.5, "first_name": "Ada", "last_name": "Lovelace"}}));
+    let owner = vars(
+        json!({"action": "update", "old": {"owner_id": "a"}, "record": {"owner_id": "b"},
+                             "user": {"roles": ["editor"]}}),
+    );
+    assert!(evb(
+        "action == 'update' && old.owner_id != record.owner_id && !('admin' in user.roles)",
+        &owner
+    ));
+    let total = vars(
+        json!({"record": {"subtotal": 100.5, "shipping": 4.5, "first_name": "Ada", "last_name": "Lovelace"}}),
+    );
     assert_eq!(ev("record.subtotal + record.shipping", &total), json!(105));
-    assert_eq!(ev("record.first_name + ' ' + record.last_name", &total), json!("Ada Lovelace"));
+    assert_eq!(
+        ev("record.first_name + ' ' + record.last_name", &total),
+        json!("Ada Lovelace")
+    );
     let guard = vars(json!({"record": {"total": 5, "customer_id": "c1"}}));
     assert!(evb("record.total > 0 && record.customer_id != nil", &guard));
     let hook = vars(json!({"action": "update", "record": {"status": "paid"}, "old": {"status": "placed"}}));
-    assert!(evb("action == 'update' && record.status == 'paid' && (old == nil || old.status != 'paid')", &hook));
+    assert!(evb(
+        "action == 'update' && record.status == 'paid' && (old == nil || old.status != 'paid')",
+        &hook
+    ));
     let js = vars(json!({"record": {"status": "resolved"}}));
     assert!(evb("record.status === 'resolved'", &js));
     let jsdate = vars(json!({"record": {"start_date": "2026-03-01", "end_date": "2026-03-02"}}));
-    assert!(evb("new Date(record.end_date) >= new Date(record.start_date)", &jsdate));
+    assert!(evb(
+        "new Date(record.end_date) >= new Date(record.start_date)",
+        &jsdate
+    ));
     let wf = vars(json!({"context": {"amount": 750}}));
     assert!(evb("context.amount > 500", &wf));
 }
@@ -136,7 +183,10 @@ fn errors_carry_positions() {
     let v = Map::new();
     let e = Expr::compile("1 + 'x' - 2").unwrap().eval(&v).unwrap_err();
     assert_eq!(e.pos, 8, "{e}");
-    assert!(Expr::compile("1 + 1").unwrap().eval_bool(&v).is_err(), "non-boolean condition");
+    assert!(
+        Expr::compile("1 + 1").unwrap().eval_bool(&v).is_err(),
+        "non-boolean condition"
+    );
 }
 
 #[test]

@@ -53,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/refresh", post(routes::app_auth::refresh))
         .route("/auth/logout", post(routes::app_auth::logout))
         .route("/auth/accept-invite", post(routes::admin_access::accept_invite));
+    use rocket_engine::logic_admin::Kind;
     use routes::admin_access as aa;
     use routes::admin_schema as sa;
     let admin = Router::new()
@@ -82,6 +83,22 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/ai/status", get(routes::ai::status))
         .route("/ai/generate", post(routes::ai::generate))
+        .route("/export", get(routes::transfer::export))
+        .route("/import", post(routes::transfer::import))
+        .route("/rules", routes::admin_logic::collection(Kind::Rule))
+        .route("/rules/{id}", routes::admin_logic::item(Kind::Rule))
+        .route(
+            "/state-machines",
+            routes::admin_logic::collection(Kind::StateMachine),
+        )
+        .route(
+            "/state-machines/{id}",
+            routes::admin_logic::item(Kind::StateMachine),
+        )
+        .route("/workflows", routes::admin_logic::collection(Kind::Workflow))
+        .route("/workflows/{id}", routes::admin_logic::item(Kind::Workflow))
+        .route("/webhooks", routes::admin_logic::collection(Kind::Webhook))
+        .route("/webhooks/{id}", routes::admin_logic::item(Kind::Webhook))
         .route("/users", get(aa::list_users).post(aa::create_user))
         .route(
             "/users/{id}",

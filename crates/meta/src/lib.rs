@@ -4,6 +4,7 @@
 //! request holds one `Arc<Registry>` from start to end.
 
 mod load;
+pub mod logic;
 pub mod model;
 pub mod permissions;
 mod registry;

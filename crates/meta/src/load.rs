@@ -1,23 +1,53 @@
 use rocket_core::Result;
 use rocket_store::Db;
 
+use crate::logic::{compile_machine, compile_rule};
 use crate::model::{parse_def, EntityDef, RelationDef};
 use crate::permissions::{Condition, Policy};
 use crate::registry::Registry;
 
 /// Reads every entity and relation of an app and compiles a snapshot.
 pub async fn load_registry(db: &Db) -> Result<Registry> {
-    let (ents, rels, perms) = {
+    let (ents, rels, perms, rules, machines) = {
         let mut r = db
             .query_many(&[
                 ("SELECT name, definition FROM _entities ORDER BY name", &[]),
                 ("SELECT name, definition FROM _relations ORDER BY name", &[]),
                 ("SELECT id, entity, action, roles, conditions FROM _permissions ORDER BY created_at, id", &[]),
+                ("SELECT id, entity, hook, type, definition, priority, active FROM _rules ORDER BY priority, created_at", &[]),
+                ("SELECT id, entity, field, definition, active FROM _state_machines ORDER BY created_at", &[]),
             ])
             .await?
             .into_iter();
-        (r.next().unwrap_or_default(), r.next().unwrap_or_default(), r.next().unwrap_or_default())
+        let mut next = || r.next().unwrap_or_default();
+        (next(), next(), next(), next(), next())
     };
+    let rules = rules
+        .into_iter()
+        .filter(|row| row.bool("active").unwrap_or(false))
+        .filter_map(|row| {
+            compile_rule(
+                row.string("id"),
+                row.string("entity"),
+                row.string("hook"),
+                &row.string("type"),
+                row.i64("priority").unwrap_or(0),
+                &normalized_json(row.json("definition")),
+            )
+        })
+        .collect();
+    let machines = machines
+        .into_iter()
+        .filter(|row| row.bool("active").unwrap_or(false))
+        .map(|row| {
+            compile_machine(
+                row.string("id"),
+                row.string("entity"),
+                row.string("field"),
+                &normalized_json(row.json("definition")),
+            )
+        })
+        .collect();
     let mut policies = Vec::new();
     for row in perms {
         let conditions = match row.json("conditions") {
@@ -56,5 +86,15 @@ pub async fn load_registry(db: &Db) -> Result<Registry> {
             }
         }
     }
-    Ok(Registry::build(db.dialect(), entities, relations).with_policies(policies))
+    Ok(Registry::build(db.dialect(), entities, relations)
+        .with_policies(policies)
+        .with_logic(rules, machines))
+}
+
+/// JSON columns may hold a JSON-encoded string (imports from other backends).
+fn normalized_json(v: serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::String(s) => serde_json::from_str(&s).unwrap_or(serde_json::Value::String(s)),
+        other => other,
+    }
 }

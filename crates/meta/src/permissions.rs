@@ -52,9 +52,15 @@ impl Policies {
     pub fn new(list: Vec<Policy>) -> Policies {
         let mut by_key: HashMap<(String, String), Vec<Arc<Policy>>> = HashMap::new();
         for p in list {
-            by_key.entry((p.entity.clone(), p.action.clone())).or_default().push(Arc::new(p));
+            by_key
+                .entry((p.entity.clone(), p.action.clone()))
+                .or_default()
+                .push(Arc::new(p));
         }
-        Policies { by_key, memo: RwLock::new(HashMap::new()) }
+        Policies {
+            by_key,
+            memo: RwLock::new(HashMap::new()),
+        }
     }
 
     /// The decision for `roles` (semantics.md §14; several matching policies
@@ -117,17 +123,31 @@ mod tests {
 
     #[test]
     fn whitelist_decisions() {
-        let c = Condition { field: "status".into(), operator: "eq".into(), value: "draft".into() };
+        let c = Condition {
+            field: "status".into(),
+            operator: "eq".into(),
+            value: "draft".into(),
+        };
         let p = Policies::new(vec![
             pol("read", &["viewer"], vec![]),
             pol("update", &["editor"], vec![c.clone()]),
             pol("update", &["writer"], vec![c]),
         ]);
         let roles = |r: &[&str]| r.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert!(matches!(p.access("post", "read", &roles(&["Viewer"])), Access::All));
-        assert!(matches!(p.access("post", "read", &roles(&["admin"])), Access::All));
-        assert!(matches!(p.access("post", "delete", &roles(&["viewer"])), Access::Denied(m) if m == "No permission for delete on post"));
-        assert!(matches!(p.access("post", "read", &roles(&["nobody"])), Access::Denied(m) if m == "Permission denied for read on post"));
+        assert!(matches!(
+            p.access("post", "read", &roles(&["Viewer"])),
+            Access::All
+        ));
+        assert!(matches!(
+            p.access("post", "read", &roles(&["admin"])),
+            Access::All
+        ));
+        assert!(
+            matches!(p.access("post", "delete", &roles(&["viewer"])), Access::Denied(m) if m == "No permission for delete on post")
+        );
+        assert!(
+            matches!(p.access("post", "read", &roles(&["nobody"])), Access::Denied(m) if m == "Permission denied for read on post")
+        );
         match p.access("post", "update", &roles(&["editor", "writer"])) {
             Access::Rows(sets) => assert_eq!(sets.len(), 2),
             other => panic!("{other:?}"),

@@ -167,6 +167,7 @@ pub struct Registry {
     pub relations: Vec<Arc<Relation>>,
     relations_by_name: HashMap<String, Arc<Relation>>,
     pub policies: crate::permissions::Policies,
+    pub logic: HashMap<String, crate::logic::EntityLogic>,
 }
 
 impl Default for Registry {
@@ -183,6 +184,7 @@ impl Registry {
             relations: Vec::new(),
             relations_by_name: HashMap::new(),
             policies: Default::default(),
+            logic: HashMap::new(),
         }
     }
 
@@ -221,6 +223,35 @@ impl Registry {
     pub fn with_policies(mut self, list: Vec<crate::permissions::Policy>) -> Registry {
         self.policies = crate::permissions::Policies::new(list);
         self
+    }
+
+    pub fn with_logic(
+        mut self,
+        rules: Vec<crate::logic::Rule>,
+        machines: Vec<crate::logic::Machine>,
+    ) -> Registry {
+        for r in rules {
+            self.logic
+                .entry(r.entity.clone())
+                .or_default()
+                .rules
+                .push(Arc::new(r));
+        }
+        for m in machines {
+            self.logic
+                .entry(m.entity.clone())
+                .or_default()
+                .machines
+                .push(Arc::new(m));
+        }
+        for l in self.logic.values_mut() {
+            l.rules.sort_by_key(|r| r.priority);
+        }
+        self
+    }
+
+    pub fn logic(&self, entity: &str) -> Option<&crate::logic::EntityLogic> {
+        self.logic.get(entity)
     }
 
     pub fn entity(&self, name: &str) -> Option<&Arc<Entity>> {

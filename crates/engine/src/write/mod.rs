@@ -156,6 +156,14 @@ pub async fn create(
     perm::access(reg, &entity.name, "create", caller)?;
     let mut plan = plan::plan(reg, db, entity, body, true, limits).await?;
     let cx = ExecCtx { reg, caller };
+    crate::rules::before_write(
+        reg.logic(&entity.name),
+        entity,
+        &mut plan,
+        None,
+        caller,
+        db.dialect(),
+    )?;
     let mut tx = db.begin().await?;
     let row = write_parent(&mut tx, entity, &mut plan, None, None)
         .await?
@@ -190,6 +198,14 @@ pub async fn update(
         .await?
         .ok_or_else(|| not_found(entity, id))?;
     perm::check_row(&access, &current, caller, "update", &entity.name)?;
+    crate::rules::before_write(
+        reg.logic(&entity.name),
+        entity,
+        &mut plan,
+        Some(&current),
+        caller,
+        db.dialect(),
+    )?;
     let key = pk_of(entity, &current, db.dialect())?;
     let row = write_parent(&mut tx, entity, &mut plan, Some(&current), Some(&key))
         .await?
@@ -304,6 +320,7 @@ pub async fn delete(
         .ok_or_else(|| not_found(entity, id))?;
     let access = access?;
     perm::check_row(&access, &current, caller, "delete", &entity.name)?;
+    crate::rules::before_delete(reg.logic(&entity.name), &current, caller)?;
     let key = pk_of(entity, &current, db.dialect())?;
     cascade(&mut tx, reg, entity, &current).await?;
     if delete_by_key(&mut tx, entity, &key).await? == 0 {

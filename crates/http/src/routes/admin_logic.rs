@@ -55,8 +55,10 @@ pub fn collection(kind: Kind) -> MethodRouter<AppState> {
 /// `GET`/`PUT`/`DELETE` on the item path.
 pub fn item(kind: Kind) -> MethodRouter<AppState> {
     get(move |Extension(app): App, Path((_, id)): Path<(String, String)>| get_one(kind, app, id))
-        .put(move |Extension(app): App, Path((_, id)): Path<(String, String)>, JsonBody(b): JsonBody<Value>| {
-            update(kind, app, id, b)
-        })
+        .put(
+            move |Extension(app): App,
+                  Path((_, id)): Path<(String, String)>,
+                  JsonBody(b): JsonBody<Value>| { update(kind, app, id, b) },
+        )
         .delete(move |Extension(app): App, Path((_, id)): Path<(String, String)>| delete(kind, app, id))
 }

@@ -1,4 +1,5 @@
 pub mod admin_access;
+pub mod admin_logic;
 pub mod admin_schema;
 pub mod ai;
 pub mod app_auth;
@@ -6,4 +7,5 @@ pub mod health;
 pub mod openapi;
 pub mod platform;
 pub mod records;
+pub mod transfer;
 pub mod ui_configs;

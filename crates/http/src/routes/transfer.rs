@@ -1,0 +1,32 @@
+//! `/_admin/export` and `/_admin/import`.
+
+use std::sync::Arc;
+
+use axum::{Extension, Json};
+use rocket_apps::AppContext;
+use serde_json::{json, Value};
+
+use crate::error::ApiResult;
+use crate::extract::JsonBody;
+
+pub async fn export(Extension(app): Extension<Arc<AppContext>>) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        json!({"data": rocket_engine::transfer::export(&app.db).await?}),
+    ))
+}
+
+/// The body is the bare document (no `data` envelope).
+pub async fn import(
+    Extension(app): Extension<Arc<AppContext>>,
+    JsonBody(doc): JsonBody<Value>,
+) -> ApiResult<Json<Value>> {
+    let _g = app.meta_lock.lock().await;
+    let reload = || async {
+        app.reload().await?;
+        Ok(app.registry())
+    };
+    let out = rocket_engine::transfer::import(&app.db, &doc, reload).await;
+    // Whatever committed must be visible even when a later phase failed.
+    app.reload().await?;
+    Ok(Json(json!({"data": out?})))
+}
