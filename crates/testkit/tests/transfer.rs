@@ -59,7 +59,11 @@ fn library() -> Value {
     })
 }
 
-store_tests!(import_export_roundtrip, import_validation_and_errors, ui_config_uniqueness);
+store_tests!(
+    import_export_roundtrip,
+    import_validation_and_errors,
+    ui_config_uniqueness
+);
 
 async fn import_export_roundtrip(s: &TestServer) {
     let app = s.create_app().await;
@@ -75,23 +79,41 @@ async fn import_export_roundtrip(s: &TestServer) {
     );
     assert!(r.data().get("errors").is_none(), "{:?}", r.data()["errors"]);
     // Sample records are readable, with relations.
-    let r = s.get(&format!("{base}/book/the-dispossessed?include=book_genres,author"), t).await;
+    let r = s
+        .get(
+            &format!("{base}/book/the-dispossessed?include=book_genres,author"),
+            t,
+        )
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.data()["pages"], 387);
     assert_eq!(r.data()["book_genres"][0]["label"], "science fiction");
     assert_eq!(r.data()["author"]["name"], "Ursula");
     // The imported rule runs.
-    let r = s.post(&format!("{base}/book"), t, json!({"title": "x", "pages": 0})).await;
+    let r = s
+        .post(&format!("{base}/book"), t, json!({"title": "x", "pages": 0}))
+        .await;
     assert_eq!(r.status, 422);
 
     // Re-import is a no-op for metadata and reports what it skipped.
     let r = s.post(&format!("{base}/_admin/import"), t, library()).await;
     assert_eq!(r.status, 200);
     let sum = &r.data()["summary"];
-    for k in ["entities", "relations", "rules", "state_machines", "workflows", "permissions", "webhooks"] {
+    for k in [
+        "entities",
+        "relations",
+        "rules",
+        "state_machines",
+        "workflows",
+        "permissions",
+        "webhooks",
+    ] {
         assert_eq!(sum[k], 0, "{k} re-imported: {:?}", r.data());
     }
-    assert_eq!(r.data()["skipped"]["entities"], json!(["author", "book", "genre"]));
+    assert_eq!(
+        r.data()["skipped"]["entities"],
+        json!(["author", "book", "genre"])
+    );
     let books = s.get(&format!("{base}/book"), t).await;
     assert_eq!(books.body["meta"]["total"], 1, "sample rows conflict away");
 
@@ -101,10 +123,16 @@ async fn import_export_roundtrip(s: &TestServer) {
     assert!(first.get("sample_data").is_none());
     let other = s.create_app().await;
     let ot = Some(other.token.as_str());
-    let r = s.post(&format!("/api/{}/_admin/import", other.name), ot, first.clone()).await;
+    let r = s
+        .post(&format!("/api/{}/_admin/import", other.name), ot, first.clone())
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert!(r.data().get("errors").is_none(), "{:?}", r.data()["errors"]);
-    let second = s.get(&format!("/api/{}/_admin/export", other.name), ot).await.data().clone();
+    let second = s
+        .get(&format!("/api/{}/_admin/export", other.name), ot)
+        .await
+        .data()
+        .clone();
     let strip = |mut v: Value| {
         v.as_object_mut().unwrap().remove("exported_at");
         v
@@ -116,9 +144,13 @@ async fn import_validation_and_errors(s: &TestServer) {
     let app = s.create_app().await;
     let t = Some(app.token.as_str());
     let base = format!("/api/{}", app.name);
-    let r = s.post(&format!("{base}/_admin/import"), t, json!({"entities": []})).await;
+    let r = s
+        .post(&format!("{base}/_admin/import"), t, json!({"entities": []}))
+        .await;
     assert_eq!((r.status, r.message()), (422, "Unsupported export version: 0"));
-    let r = s.post(&format!("{base}/_admin/import"), t, json!({"version": 2})).await;
+    let r = s
+        .post(&format!("{base}/_admin/import"), t, json!({"version": 2}))
+        .await;
     assert_eq!((r.status, r.message()), (422, "Unsupported export version: 2"));
     // Bad items are reported and skipped; good ones land.
     let doc = json!({"version": 1,
@@ -136,12 +168,19 @@ async fn import_validation_and_errors(s: &TestServer) {
     let errors: Vec<String> = serde_json::from_value(r.data()["errors"].clone()).unwrap();
     assert!(errors.iter().any(|e| e.starts_with("Entity bad:")), "{errors:?}");
     assert!(errors.iter().any(|e| e.starts_with("Relation r:")), "{errors:?}");
-    assert!(errors.iter().any(|e| e.starts_with("Rule (good/before_write):")), "{errors:?}");
+    assert!(
+        errors.iter().any(|e| e.starts_with("Rule (good/before_write):")),
+        "{errors:?}"
+    );
     let ents = s.get(&format!("{base}/_admin/entities"), t).await;
     assert_eq!(ents.data().as_array().unwrap().len(), 1);
     // A document with only UI configs (the frontend examples' shape).
     let r = s
-        .post(&format!("{base}/_admin/import"), t, json!({"version": 1, "ui_configs": [{"entity": "_app", "config": {"a": 1}}]}))
+        .post(
+            &format!("{base}/_admin/import"),
+            t,
+            json!({"version": 1, "ui_configs": [{"entity": "_app", "config": {"a": 1}}]}),
+        )
         .await;
     assert_eq!(r.data()["summary"]["ui_configs"], 1);
     // Nested values as JSON-encoded strings are accepted.
@@ -156,15 +195,38 @@ async fn ui_config_uniqueness(s: &TestServer) {
     let app = s.create_app().await;
     let t = Some(app.token.as_str());
     let base = format!("/api/{}", app.name);
-    let r = s.post(&format!("{base}/_admin/ui-configs"), t, json!({"entity": "_app", "config": {"x": 1}})).await;
+    let r = s
+        .post(
+            &format!("{base}/_admin/ui-configs"),
+            t,
+            json!({"entity": "_app", "config": {"x": 1}}),
+        )
+        .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     assert_eq!(r.data()["scope"], "default");
     let id = r.data()["id"].as_str().unwrap().to_string();
-    let r = s.post(&format!("{base}/_admin/ui-configs"), t, json!({"entity": "_app"})).await;
-    assert_eq!((r.status, r.message()), (409, "UI config already exists for entity _app scope default"));
-    let r = s.post(&format!("{base}/_admin/ui-configs"), t, json!({"entity": "_app", "scope": "mobile"})).await;
+    let r = s
+        .post(&format!("{base}/_admin/ui-configs"), t, json!({"entity": "_app"}))
+        .await;
+    assert_eq!(
+        (r.status, r.message()),
+        (409, "UI config already exists for entity _app scope default")
+    );
+    let r = s
+        .post(
+            &format!("{base}/_admin/ui-configs"),
+            t,
+            json!({"entity": "_app", "scope": "mobile"}),
+        )
+        .await;
     assert_eq!(r.status, 201);
-    let r = s.post(&format!("{base}/_admin/ui-configs"), t, json!({"entity": "ghost"})).await;
+    let r = s
+        .post(
+            &format!("{base}/_admin/ui-configs"),
+            t,
+            json!({"entity": "ghost"}),
+        )
+        .await;
     assert_eq!((r.status, r.message()), (422, "entity not found: ghost"));
     let r = s.post(&format!("{base}/_admin/ui-configs"), t, json!({})).await;
     assert_eq!((r.status, r.message()), (422, "entity is required"));
@@ -175,7 +237,13 @@ async fn ui_config_uniqueness(s: &TestServer) {
     assert_eq!(r.data()["config"], json!({"x": 1}));
     let r = s.get(&format!("{base}/_ui/config/nothing"), t).await;
     assert_eq!((r.status, r.data().clone()), (200, Value::Null));
-    let r = s.put(&format!("{base}/_admin/ui-configs/{id}"), t, json!({"entity": "_app", "config": {"x": 2}})).await;
+    let r = s
+        .put(
+            &format!("{base}/_admin/ui-configs/{id}"),
+            t,
+            json!({"entity": "_app", "config": {"x": 2}}),
+        )
+        .await;
     assert_eq!(r.data()["config"], json!({"x": 2}));
     let r = s.delete(&format!("{base}/_admin/ui-configs/{id}"), t).await;
     assert_eq!(r.body, json!({"data": {"id": id, "deleted": true}}));
