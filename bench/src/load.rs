@@ -43,8 +43,13 @@ where
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
-        let (http, token, counter, errors, make) =
-            (http.clone(), token.to_string(), counter.clone(), errors.clone(), make.clone());
+        let (http, token, counter, errors, make) = (
+            http.clone(),
+            token.to_string(),
+            counter.clone(),
+            errors.clone(),
+            make.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
             loop {

@@ -75,7 +75,10 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     println!();
-    println!("{:<10} {:<22} {:>10} {:>9} {:>9} {:>9} {:>8}", "store", "phase", "req/s", "p50 ms", "p99 ms", "max ms", "errors");
+    println!(
+        "{:<10} {:<22} {:>10} {:>9} {:>9} {:>9} {:>8}",
+        "store", "phase", "req/s", "p50 ms", "p99 ms", "max ms", "errors"
+    );
     for (store, r) in &reports {
         println!(
             "{:<10} {:<22} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>8}",
@@ -92,7 +95,9 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn bench_store(child: &Child, args: &Args) -> anyhow::Result<Vec<Report>> {
-    let http = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency * 2).build()?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency * 2)
+        .build()?;
     let base = child.url.clone();
     let login = http
         .post(format!("{base}/api/_platform/auth/login"))
@@ -101,7 +106,10 @@ async fn bench_store(child: &Child, args: &Args) -> anyhow::Result<Vec<Report>> 
         .await?
         .json::<serde_json::Value>()
         .await?;
-    let token = login["data"]["access_token"].as_str().unwrap_or_default().to_string();
+    let token = login["data"]["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let app = format!("bench{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let r = http
         .post(format!("{base}/api/_platform/apps"))

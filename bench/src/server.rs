@@ -66,12 +66,20 @@ impl Child {
                 mgmt_db = Some(name);
             }
         }
-        let proc = cmd.spawn().map_err(|e| anyhow::anyhow!("cannot start {}: {e}", server_bin().display()))?;
+        let proc = cmd
+            .spawn()
+            .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", server_bin().display()))?;
         let url = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::new();
         for _ in 0..100 {
             if http.get(format!("{url}/health")).send().await.is_ok() {
-                return Ok(Child { url, store, proc, _dir: dir, mgmt_db });
+                return Ok(Child {
+                    url,
+                    store,
+                    proc,
+                    _dir: dir,
+                    mgmt_db,
+                });
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -88,18 +96,24 @@ impl Child {
 }
 
 async fn drop_bench_dbs(mgmt: &str) {
-    let Ok((client, conn)) = tokio_postgres::connect(&format!("{}/postgres", pg_base()), tokio_postgres::NoTls).await
+    let Ok((client, conn)) =
+        tokio_postgres::connect(&format!("{}/postgres", pg_base()), tokio_postgres::NoTls).await
     else {
         return;
     };
     tokio::spawn(conn);
     if let Ok(rows) = client
-        .query("SELECT datname FROM pg_database WHERE datname = $1 OR datname LIKE 'rocket_bench%'", &[&mgmt])
+        .query(
+            "SELECT datname FROM pg_database WHERE datname = $1 OR datname LIKE 'rocket_bench%'",
+            &[&mgmt],
+        )
         .await
     {
         for r in rows {
             let name: String = r.get(0);
-            let _ = client.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
+            let _ = client
+                .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .await;
         }
     }
 }
