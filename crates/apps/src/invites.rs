@@ -179,10 +179,7 @@ pub async fn accept(db: &Db, secret: &str, b: AcceptBody) -> Result<Json> {
         .await?
         .ok_or_else(|| Error::not_found("Invalid invite token"))?;
     // The reference answers these two with 400 VALIDATION_FAILED.
-    let bad_request = |m: &str| Error {
-        code: ErrorCode::ValidationFailed,
-        ..Error::invalid_payload(m)
-    };
+    let bad_request = |m: &str| Error::new(ErrorCode::ValidationFailedBadRequest, m);
     if inv.timestamp("accepted_at").is_some() {
         return Err(bad_request("Invite has already been accepted"));
     }

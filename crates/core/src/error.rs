@@ -15,6 +15,9 @@ pub enum ErrorCode {
     FileTooLarge,
     PayloadTooLarge,
     ValidationFailed,
+    /// `VALIDATION_FAILED` answered with 400, as the reference does for
+    /// accept-invite on an accepted or expired invite.
+    ValidationFailedBadRequest,
     RateLimited,
     AiRequestFailed,
     AiNotConfigured,
@@ -35,7 +38,7 @@ impl ErrorCode {
             ErrorCode::Conflict => "CONFLICT",
             ErrorCode::FileTooLarge => "FILE_TOO_LARGE",
             ErrorCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
-            ErrorCode::ValidationFailed => "VALIDATION_FAILED",
+            ErrorCode::ValidationFailed | ErrorCode::ValidationFailedBadRequest => "VALIDATION_FAILED",
             ErrorCode::RateLimited => "RATE_LIMITED",
             ErrorCode::AiRequestFailed => "AI_REQUEST_FAILED",
             ErrorCode::AiNotConfigured => "AI_NOT_CONFIGURED",
@@ -46,7 +49,9 @@ impl ErrorCode {
 
     pub fn status(self) -> u16 {
         match self {
-            ErrorCode::InvalidPayload | ErrorCode::UnknownField => 400,
+            ErrorCode::InvalidPayload | ErrorCode::UnknownField | ErrorCode::ValidationFailedBadRequest => {
+                400
+            }
             ErrorCode::Unauthorized => 401,
             ErrorCode::Forbidden => 403,
             ErrorCode::NotFound | ErrorCode::UnknownEntity | ErrorCode::AppNotFound => 404,
