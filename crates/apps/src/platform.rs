@@ -21,6 +21,8 @@ pub const SEED_PASSWORD: &str = "changeme";
 pub struct Platform {
     pub config: Arc<Config>,
     pub mgmt: Db,
+    /// File storage shared by all apps (keys are prefixed with the app name).
+    pub storage: rocket_storage::Storage,
     apps: ArcSwap<HashMap<String, Arc<AppContext>>>,
     /// Serialises create/delete/lazy-load so two requests never provision twice.
     lifecycle: Mutex<()>,
@@ -78,9 +80,11 @@ impl Platform {
         if seeded {
             tracing::warn!("seeded platform admin {PLATFORM_EMAIL} / {SEED_PASSWORD}: change this password");
         }
+        let storage = rocket_storage::Storage::from_config(&config.storage)?;
         let platform = Arc::new(Platform {
             config,
             mgmt,
+            storage,
             apps: ArcSwap::from_pointee(HashMap::new()),
             lifecycle: Mutex::new(()),
         });

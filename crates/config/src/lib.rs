@@ -105,9 +105,26 @@ impl Default for DatabaseConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StorageConfig {
+    /// `local` or `s3` (any S3-compatible service).
     pub driver: String,
     pub local_path: PathBuf,
     pub max_file_size: u64,
+    pub s3: S3Config,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct S3Config {
+    pub bucket: String,
+    pub region: String,
+    /// Custom endpoint for S3-compatible services (MinIO, moto, R2, ...).
+    pub endpoint: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    /// Allow plain `http://` endpoints (local servers).
+    pub allow_http: bool,
+    /// Key prefix inside the bucket.
+    pub prefix: String,
 }
 
 impl Default for StorageConfig {
@@ -116,6 +133,7 @@ impl Default for StorageConfig {
             driver: "local".into(),
             local_path: PathBuf::from("./uploads"),
             max_file_size: 10 * 1024 * 1024,
+            s3: S3Config::default(),
         }
     }
 }
@@ -268,6 +286,9 @@ impl Config {
         }
         if self.storage.driver != "local" && self.storage.driver != "s3" {
             return bad("storage.driver", "must be 'local' or 's3'");
+        }
+        if self.storage.driver == "s3" && self.storage.s3.bucket.is_empty() {
+            return bad("storage.s3.bucket", "is required when storage.driver is s3");
         }
         if self.platform_jwt_secret.is_empty() {
             return bad("platform_jwt_secret", "must not be empty");

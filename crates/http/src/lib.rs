@@ -121,6 +121,15 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn(middleware::require_admin));
     let app_private = Router::new()
         .nest("/_admin", admin)
+        .route(
+            "/_files/upload",
+            post(routes::files::upload).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route("/_files", get(routes::files::list))
+        .route(
+            "/_files/{id}",
+            get(routes::files::serve).delete(routes::files::delete),
+        )
         .route("/_openapi", get(routes::openapi::app))
         .route("/_ui/configs", get(routes::ui_configs::read_all))
         .route("/_ui/config/{entity}", get(routes::ui_configs::read_one))

@@ -3,6 +3,7 @@ pub mod admin_logic;
 pub mod admin_schema;
 pub mod ai;
 pub mod app_auth;
+pub mod files;
 pub mod health;
 pub mod openapi;
 pub mod platform;
