@@ -20,6 +20,8 @@ pub enum Req {
 
 pub struct Report {
     pub name: String,
+    /// Response bytes per second (downloads).
+    pub bytes_per_sec: f64,
     pub rps: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
@@ -40,9 +42,11 @@ where
 {
     let counter = Arc::new(AtomicUsize::new(0));
     let errors = Arc::new(AtomicUsize::new(0));
+    let bytes = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
+        let bytes = bytes.clone();
         let (http, token, counter, errors, make) = (
             http.clone(),
             token.to_string(),
@@ -67,7 +71,10 @@ where
                 let ok = match res {
                     Ok(r) => {
                         let ok = r.status().is_success();
-                        let _ = r.bytes().await;
+                        let mut r = r;
+                        while let Ok(Some(chunk)) = r.chunk().await {
+                            bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                        }
                         ok
                     }
                     Err(_) => false,
@@ -89,6 +96,7 @@ where
     let elapsed = start.elapsed().as_secs_f64();
     Report {
         name: name.to_string(),
+        bytes_per_sec: bytes.load(Ordering::Relaxed) as f64 / elapsed,
         rps: hist.len() as f64 / elapsed,
         p50_ms: hist.value_at_quantile(0.50) as f64 / 1000.0,
         p99_ms: hist.value_at_quantile(0.99) as f64 / 1000.0,

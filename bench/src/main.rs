@@ -29,10 +29,20 @@ struct Args {
     /// Rows seeded before the read phases.
     #[arg(long, default_value_t = 10_000)]
     rows: usize,
-    /// Comma-separated phases: get,list,filter,create
-    #[arg(long, default_value = "get,list,filter,create")]
+    /// Comma-separated phases: get,list,filter,create,nested,download
+    #[arg(long, default_value = "get,list,filter,create,nested,download")]
     phases: String,
 }
+
+const ORDER: &str = r#"{"name": "order", "table": "orders",
+  "primary_key": {"field": "id", "type": "uuid", "generated": true},
+  "fields": [{"name": "id", "type": "uuid"}, {"name": "title", "type": "string", "required": true}]}"#;
+const LINE: &str = r#"{"name": "line", "table": "lines",
+  "primary_key": {"field": "id", "type": "uuid", "generated": true},
+  "fields": [{"name": "id", "type": "uuid"}, {"name": "order_id", "type": "uuid", "required": true},
+             {"name": "sku", "type": "string", "required": true}, {"name": "qty", "type": "int"}]}"#;
+const LINES: &str = r#"{"name": "lines", "type": "one_to_many", "source": "order", "target": "line",
+  "target_key": "order_id", "on_delete": "cascade"}"#;
 
 const ENTITY: &str = r#"{"name": "item", "table": "items",
   "primary_key": {"field": "id", "type": "uuid", "generated": true},
@@ -94,6 +104,28 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Uploads `size` bytes and returns the download URL.
+async fn upload_file(
+    http: &reqwest::Client,
+    base: &str,
+    app: &str,
+    token: &str,
+    size: usize,
+) -> anyhow::Result<String> {
+    let bytes: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+    let part = reqwest::multipart::Part::bytes(bytes).file_name("bench.bin");
+    let form = reqwest::multipart::Form::new().part("file", part);
+    let r = http
+        .post(format!("{base}/api/{app}/_files/upload"))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await?;
+    anyhow::ensure!(r.status().as_u16() == 201, "upload: {}", r.text().await?);
+    let v: serde_json::Value = r.json().await?;
+    Ok(format!("{base}{}", v["data"]["url"].as_str().unwrap_or_default()))
+}
+
 async fn bench_store(child: &Child, args: &Args) -> anyhow::Result<Vec<Report>> {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency * 2)
@@ -125,6 +157,16 @@ async fn bench_store(child: &Child, args: &Args) -> anyhow::Result<Vec<Report>> 
         .send()
         .await?;
     anyhow::ensure!(r.status().as_u16() == 201, "create entity: {}", r.text().await?);
+    for (path, body) in [("entities", ORDER), ("entities", LINE), ("relations", LINES)] {
+        let r = http
+            .post(format!("{base}/api/{app}/_admin/{path}"))
+            .bearer_auth(&token)
+            .body(body)
+            .send()
+            .await?;
+        anyhow::ensure!(r.status().as_u16() == 201, "create {path}: {}", r.text().await?);
+    }
+    let orders = std::sync::Arc::new(format!("{base}/api/{app}/order"));
     let api = std::sync::Arc::new(format!("{base}/api/{app}/item"));
 
     // Seed over HTTP (this is also a create-throughput measurement).
@@ -195,16 +237,52 @@ async fn bench_store(child: &Child, args: &Args) -> anyhow::Result<Vec<Report>> 
                 })
                 .await
             }
+            "nested" => {
+                let orders = orders.clone();
+                run_phase(
+                    &http,
+                    &token,
+                    "nested create (1+10)",
+                    args.concurrency,
+                    dur,
+                    move |i| {
+                        let lines: Vec<serde_json::Value> = (0..10)
+                            .map(|n| json!({"sku": format!("s{i}-{n}"), "qty": n}))
+                            .collect();
+                        load::Req::Post(
+                            orders.to_string(),
+                            json!({"title": format!("o{i}"), "lines": {"data": lines}}),
+                        )
+                    },
+                )
+                .await
+            }
+            "download" => {
+                let file = upload_file(&http, &base, &app, &token, 10 * 1024 * 1024).await?;
+                run_phase(&http, &token, "download 10 MB x100", 100, dur, move |_| {
+                    load::Req::Get(file.clone())
+                })
+                .await
+            }
             other => anyhow::bail!("unknown phase {other}"),
         };
         println!(
-            "[{}] {:<16} {:>8.0} req/s  p50 {:.2} ms  p99 {:.2} ms  errors {}",
+            "[{}] {:<20} {:>8.0} req/s  p50 {:.2} ms  p99 {:.2} ms  errors {}{}",
             child.store.name(),
             r.name,
             r.rps,
             r.p50_ms,
             r.p99_ms,
-            r.errors
+            r.errors,
+            if r.bytes_per_sec > 1e6 {
+                format!(
+                    "  {:.0} MB/s  server peak RSS {} MiB",
+                    r.bytes_per_sec / 1e6,
+                    child.peak_rss_kb().map_or("?".into(), |k| (k / 1024).to_string())
+                )
+            } else {
+                String::new()
+            }
         );
         out.push(r);
     }

@@ -51,6 +51,7 @@ impl Child {
             .env("ROCKET_STORAGE_LOCAL_PATH", dir.join("uploads"))
             .env("ROCKET_DATABASE_POOL_SIZE", "8")
             .env("ROCKET_APP_POOL_SIZE", "16")
+            .env("ROCKET_STORAGE_MAX_FILE_SIZE", "20971520")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -84,6 +85,17 @@ impl Child {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         anyhow::bail!("server did not become healthy")
+    }
+
+    /// Peak resident memory of the server process (VmHWM), in KiB.
+    pub fn peak_rss_kb(&self) -> Option<u64> {
+        let pid = self.proc.id()?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
     }
 
     pub async fn stop(mut self) {

@@ -214,7 +214,8 @@ mod fuzz {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(2000))]
+        // ROCKET_FUZZ_CASES lets a long run (see README) go far beyond the default.
+        #![proptest_config(ProptestConfig::with_cases(std::env::var("ROCKET_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000)))]
 
         #[test]
         fn arbitrary_text_never_panics(src in ".{0,200}") {
