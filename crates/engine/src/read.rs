@@ -35,18 +35,9 @@ pub fn not_found(entity: &Entity, id: &str) -> Error {
 /// The live row a URL id names: by slug first when the entity has one and the
 /// id does not look like a key (semantics.md §15), then by primary key.
 pub async fn find(db: &Db, entity: &Entity, id: &str) -> Result<Option<Record>> {
-    if let Some(sc) = &entity.def.slug {
-        if !crate::write::slug::looks_like_pk(entity, id) {
-            let sql = format!(
-                "SELECT {} FROM {} WHERE {} = $1{}",
-                entity.select_list,
-                entity.table_q,
-                quote_ident(&sc.field),
-                entity.live_filter
-            );
-            if let Some(r) = db.query_opt(&sql, &[Value::text(id)]).await? {
-                return Ok(Some(row_to_object(entity, r.values)));
-            }
+    if let Some(sql) = crate::write::slug::lookup_sql(entity, id) {
+        if let Some(r) = db.query_opt(&sql, &[Value::text(id)]).await? {
+            return Ok(Some(row_to_object(entity, r.values)));
         }
     }
     let Some(key) = pk_value(entity, id) else {
@@ -193,6 +184,35 @@ fn source_key(rel: &Relation, source: &Entity) -> String {
     }
 }
 
+/// One query for a many-to-many include: join rows whose `keys.0` is in `$1`,
+/// joined to the live rows of `other` whose `other_col` equals `keys.1`; the
+/// first column is the key the rows are grouped by.
+fn link_sql(
+    dialect: Dialect,
+    join_table: &str,
+    keys: (&str, &str),
+    other: &Entity,
+    alias: &str,
+    other_col: &str,
+    pol: &str,
+) -> String {
+    let live = if other.soft_delete {
+        format!(" AND {alias}.\"deleted_at\" IS NULL")
+    } else {
+        String::new()
+    };
+    format!(
+        "SELECT j.{key}, {cols} FROM {jt} j JOIN {ot} {alias} ON {alias}.{oc} = j.{ok} WHERE {cond}{live}{pol}",
+        key = quote_ident(keys.0),
+        cols = other.select_list_as(alias),
+        jt = quote_ident(join_table),
+        ot = other.table_q,
+        oc = quote_ident(other_col),
+        ok = quote_ident(keys.1),
+        cond = in_list(dialect, &format!("j.{}", quote_ident(keys.0)), "$1", false),
+    )
+}
+
 /// The include parameters with the key list as `$1`.
 fn with_keys(params: &[Value], keys: Vec<Value>) -> Vec<Value> {
     let mut p = params.to_vec();
@@ -316,25 +336,14 @@ async fn load_includes(
                 if keys.is_empty() {
                     continue;
                 }
-                let live = if target.soft_delete {
-                    " AND t.\"deleted_at\" IS NULL"
-                } else {
-                    ""
-                };
-                let sql = format!(
-                    "SELECT j.{sjk}, {cols} FROM {jt} j JOIN {tt} t ON t.{tpk} = j.{tjk} WHERE {cond}{live}{pol}",
-                    sjk = quote_ident(&rel.def.source_join_key),
-                    cols = target.select_list_as("t"),
-                    jt = quote_ident(&rel.def.join_table),
-                    tt = target.table_q,
-                    tpk = target.pk_field().quoted,
-                    tjk = quote_ident(&rel.def.target_join_key),
-                    cond = in_list(
-                        dialect,
-                        &format!("j.{}", quote_ident(&rel.def.source_join_key)),
-                        ph,
-                        false
-                    ),
+                let sql = link_sql(
+                    dialect,
+                    &rel.def.join_table,
+                    (&rel.def.source_join_key, &rel.def.target_join_key),
+                    target,
+                    "t",
+                    &target.pk_field().name,
+                    &pol,
                 );
                 let attach = Attach::Many {
                     parent_key: skey,
@@ -380,25 +389,14 @@ async fn load_includes(
                 if keys.is_empty() {
                     continue;
                 }
-                let live = if source.soft_delete {
-                    " AND s.\"deleted_at\" IS NULL"
-                } else {
-                    ""
-                };
-                let sql = format!(
-                    "SELECT j.{tjk}, {cols} FROM {jt} j JOIN {st} s ON s.{sk} = j.{sjk} WHERE {cond}{live}{pol}",
-                    tjk = quote_ident(&rel.def.target_join_key),
-                    cols = source.select_list_as("s"),
-                    jt = quote_ident(&rel.def.join_table),
-                    st = source.table_q,
-                    sk = quote_ident(&skey),
-                    sjk = quote_ident(&rel.def.source_join_key),
-                    cond = in_list(
-                        dialect,
-                        &format!("j.{}", quote_ident(&rel.def.target_join_key)),
-                        ph,
-                        false
-                    ),
+                let sql = link_sql(
+                    dialect,
+                    &rel.def.join_table,
+                    (&rel.def.target_join_key, &rel.def.source_join_key),
+                    source,
+                    "s",
+                    &skey,
+                    &pol,
                 );
                 let attach = Attach::Many {
                     parent_key: pk,

@@ -24,18 +24,9 @@ use exec::{exec_children, insert_row, key_of, update_row, ExecCtx};
 /// The live row a URL id names: by slug first when the entity has one and the
 /// id does not look like a key, then by primary key.
 pub async fn load_current(tx: &mut Tx, entity: &Entity, id: &str) -> Result<Option<Record>> {
-    if let Some(sc) = &entity.def.slug {
-        if !slug::looks_like_pk(entity, id) {
-            let sql = format!(
-                "SELECT {} FROM {} WHERE {} = $1{}",
-                entity.select_list,
-                entity.table_q,
-                quote_ident(&sc.field),
-                entity.live_filter
-            );
-            if let Some(r) = tx.query_opt(&sql, &[Value::text(id)]).await? {
-                return Ok(Some(row_to_object(entity, r.values)));
-            }
+    if let Some(sql) = slug::lookup_sql(entity, id) {
+        if let Some(r) = tx.query_opt(&sql, &[Value::text(id)]).await? {
+            return Ok(Some(row_to_object(entity, r.values)));
         }
     }
     let Some(key) = pk_value(entity, id) else {

@@ -40,6 +40,22 @@ pub fn looks_like_pk(entity: &Entity, id: &str) -> bool {
     }
 }
 
+/// `SELECT … WHERE <slug> = $1` (live rows) when a URL id should be tried as
+/// a slug first (semantics.md §15), else None.
+pub fn lookup_sql(entity: &Entity, id: &str) -> Option<String> {
+    let sc = entity.def.slug.as_ref()?;
+    if looks_like_pk(entity, id) {
+        return None;
+    }
+    Some(format!(
+        "SELECT {} FROM {} WHERE {} = $1{}",
+        entity.select_list,
+        entity.table_q,
+        quote_ident(&sc.field),
+        entity.live_filter
+    ))
+}
+
 /// The first free slug among `base`, `base-2` … `base-100`, else `base-101`,
 /// counting every stored row (soft-deleted ones too: the unique index does).
 /// `exclude` is the record's own key on update.
