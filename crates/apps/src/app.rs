@@ -21,6 +21,9 @@ pub struct AppContext {
     registry: ArcSwap<Registry>,
     /// Serialises metadata changes on this node: validate, migrate, reload.
     pub meta_lock: tokio::sync::Mutex<()>,
+    /// The management database when it is PostgreSQL: metadata changes are
+    /// announced there (NOTIFY) so every node reloads this app.
+    notify: Option<Db>,
 }
 
 impl AppContext {
@@ -48,6 +51,7 @@ impl AppContext {
             registry: ArcSwap::from_pointee(Registry::new(db.dialect())),
             db,
             meta_lock: tokio::sync::Mutex::new(()),
+            notify: None,
         }
     }
 
@@ -58,6 +62,31 @@ impl AppContext {
 
     pub fn swap_registry(&self, next: Registry) {
         self.registry.store(Arc::new(next));
+    }
+
+    pub fn with_notify(mut self, mgmt: Option<Db>) -> Self {
+        self.notify = mgmt;
+        self
+    }
+
+    /// After a metadata change: reload here, then tell the other nodes.
+    pub async fn changed(&self) -> rocket_core::Result<()> {
+        self.reload().await?;
+        if let Some(mgmt) = &self.notify {
+            if let Err(e) = mgmt
+                .execute(
+                    "SELECT pg_notify($1, $2)",
+                    &[
+                        rocket_store::Value::text(crate::platform::CHANNEL),
+                        rocket_store::Value::text(&self.name),
+                    ],
+                )
+                .await
+            {
+                tracing::warn!(app = %self.name, error = %e, "could not announce a metadata change; other nodes keep their snapshot until restart");
+            }
+        }
+        Ok(())
     }
 
     /// Rebuilds the snapshot from the app database and swaps it in.

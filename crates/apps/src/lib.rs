@@ -5,6 +5,7 @@ pub mod accounts;
 mod app;
 pub mod connect;
 pub mod invites;
+mod listen;
 mod platform;
 pub mod schema;
 pub mod users;

@@ -14,6 +14,9 @@ use crate::accounts::{Accounts, APP_TABLES, PLATFORM_TABLES};
 use crate::app::AppContext;
 use crate::{connect, schema};
 
+/// LISTEN/NOTIFY channel on the management database; the payload is the app name.
+pub const CHANNEL: &str = "rocket_meta";
+
 pub const PLATFORM_EMAIL: &str = "platform@localhost";
 pub const APP_ADMIN_EMAIL: &str = "admin@localhost";
 pub const SEED_PASSWORD: &str = "changeme";
@@ -26,6 +29,8 @@ pub struct Platform {
     apps: ArcSwap<HashMap<String, Arc<AppContext>>>,
     /// Serialises create/delete/lazy-load so two requests never provision twice.
     lifecycle: Mutex<()>,
+    /// Stops the metadata listener on close.
+    stop: tokio::sync::watch::Sender<bool>,
 }
 
 /// Body of POST /api/_platform/apps.
@@ -81,13 +86,20 @@ impl Platform {
             tracing::warn!("seeded platform admin {PLATFORM_EMAIL} / {SEED_PASSWORD}: change this password");
         }
         let storage = rocket_storage::Storage::from_config(&config.storage)?;
+        let (stop, stop_rx) = tokio::sync::watch::channel(false);
         let platform = Arc::new(Platform {
             config,
             mgmt,
             storage,
             apps: ArcSwap::from_pointee(HashMap::new()),
             lifecycle: Mutex::new(()),
+            stop,
         });
+        if driver == Driver::Postgres {
+            let mut pg = connect::pg_base(&platform.config)?;
+            pg.dbname(&name);
+            tokio::spawn(crate::listen::run(pg, Arc::downgrade(&platform), stop_rx));
+        }
         let rows = platform
             .mgmt
             .query("SELECT * FROM _apps WHERE status = 'active' ORDER BY name", &[])
@@ -127,17 +139,21 @@ impl Platform {
         let driver = Driver::parse(&row.string("db_driver")).unwrap_or(self.config.database.driver);
         let db_name = row.string("db_name");
         let db = connect::open(&self.config, driver, &db_name, self.config.app_pool_size)?;
-        let ctx = Arc::new(AppContext::new(
-            row.string("name"),
-            row.string("display_name"),
-            db_name,
-            driver,
-            row.string("jwt_secret"),
-            row.string("status"),
-            row.timestamp("created_at"),
-            row.timestamp("updated_at"),
-            db,
-        ));
+        let notify = matches!(self.mgmt, Db::Pg(_)).then(|| self.mgmt.clone());
+        let ctx = Arc::new(
+            AppContext::new(
+                row.string("name"),
+                row.string("display_name"),
+                db_name,
+                driver,
+                row.string("jwt_secret"),
+                row.string("status"),
+                row.timestamp("created_at"),
+                row.timestamp("updated_at"),
+                db,
+            )
+            .with_notify(notify),
+        );
         bootstrap_app(&ctx).await?;
         Ok(ctx)
     }
@@ -294,6 +310,7 @@ impl Platform {
             .execute("DELETE FROM _apps WHERE name = $1", &[Value::text(name)])
             .await?;
         let driver = Driver::parse(&row.string("db_driver")).unwrap_or(self.config.database.driver);
+        self.announce(name).await;
         if let Err(e) = connect::drop_database(&self.config, driver, &row.string("db_name")).await {
             tracing::error!(app = %name, error = %e, "app row deleted but its database could not be dropped");
         }
@@ -308,8 +325,50 @@ impl Platform {
         }
     }
 
+    /// Another node changed `app`'s metadata (or deleted the app): reload it
+    /// here, or forget it when its row is gone.
+    pub async fn on_remote_change(&self, app: &str) {
+        let Some(ctx) = self.apps.load().get(app).cloned() else {
+            return;
+        };
+        let alive = self
+            .mgmt
+            .query_opt(
+                "SELECT name FROM _apps WHERE name = $1 AND status = 'active'",
+                &[Value::text(app)],
+            )
+            .await;
+        match alive {
+            Ok(Some(_)) => {
+                if let Err(e) = ctx.reload().await {
+                    tracing::warn!(app, error = %e, "reload after a remote metadata change failed");
+                }
+            }
+            Ok(None) => {
+                if let Some(ctx) = self.remove(app) {
+                    ctx.db.close();
+                }
+            }
+            Err(e) => tracing::warn!(app, error = %e, "cannot check an app after a remote change"),
+        }
+    }
+
+    /// Announces an app's removal to the other nodes.
+    async fn announce(&self, app: &str) {
+        if matches!(self.mgmt, Db::Pg(_)) {
+            let _ = self
+                .mgmt
+                .execute(
+                    "SELECT pg_notify($1, $2)",
+                    &[Value::text(CHANNEL), Value::text(app)],
+                )
+                .await;
+        }
+    }
+
     /// Closes every pool; called once in-flight requests have finished.
     pub fn close(&self) {
+        let _ = self.stop.send(true);
         for app in self.loaded_apps() {
             app.db.close();
         }

@@ -290,6 +290,18 @@ impl Config {
         if self.storage.driver == "s3" && self.storage.s3.bucket.is_empty() {
             return bad("storage.s3.bucket", "is required when storage.driver is s3");
         }
+        let endpoint = self.storage.s3.endpoint.as_str();
+        if self.storage.driver == "s3" && !endpoint.is_empty() {
+            if !endpoint.starts_with("http://") && !endpoint.starts_with("https://") {
+                return bad("storage.s3.endpoint", "must be an http:// or https:// URL");
+            }
+            if endpoint.starts_with("http://") && !self.storage.s3.allow_http {
+                return bad("storage.s3.allow_http", "must be true for an http:// endpoint");
+            }
+        }
+        if self.storage.max_file_size == 0 {
+            return bad("storage.max_file_size", "must be greater than 0");
+        }
         if self.platform_jwt_secret.is_empty() {
             return bad("platform_jwt_secret", "must not be empty");
         }

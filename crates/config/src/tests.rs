@@ -71,3 +71,60 @@ fn invalid_values_name_the_key() {
     let e = Config::from_yaml_and_env("instrumentation:\n  sampling_rate: 2\n", &env_of(&[])).unwrap_err();
     assert!(e.to_string().contains("instrumentation.sampling_rate"), "{e}");
 }
+
+#[test]
+fn s3_storage_from_yaml_and_env() {
+    let yaml = "storage:\n  driver: s3\n  s3:\n    bucket: files\n    region: eu-west-1\n";
+    let c = Config::from_yaml_and_env(
+        yaml,
+        &env_of(&[
+            ("ROCKET_STORAGE_S3_ENDPOINT", "http://127.0.0.1:9000"),
+            ("ROCKET_STORAGE_S3_ACCESS_KEY_ID", "0123"),
+            ("ROCKET_STORAGE_S3_SECRET_ACCESS_KEY", "true"),
+            ("ROCKET_STORAGE_S3_ALLOW_HTTP", "true"),
+            ("ROCKET_STORAGE_S3_PREFIX", "rocket/"),
+            ("ROCKET_STORAGE_MAX_FILE_SIZE", "1024"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(c.storage.driver, "s3");
+    assert_eq!(c.storage.s3.bucket, "files");
+    assert_eq!(c.storage.s3.region, "eu-west-1");
+    assert_eq!(c.storage.s3.endpoint, "http://127.0.0.1:9000");
+    assert_eq!(c.storage.s3.access_key_id, "0123", "string keys stay strings");
+    assert_eq!(c.storage.s3.secret_access_key, "true");
+    assert!(c.storage.s3.allow_http);
+    assert_eq!(c.storage.s3.prefix, "rocket/");
+    assert_eq!(c.storage.max_file_size, 1024);
+    let c = Config::from_yaml_and_env(
+        "",
+        &env_of(&[("ROCKET_STORAGE_DRIVER", "s3"), ("ROCKET_STORAGE_S3_BUCKET", "b")]),
+    )
+    .unwrap();
+    assert_eq!(
+        (c.storage.driver.as_str(), c.storage.s3.bucket.as_str()),
+        ("s3", "b")
+    );
+}
+
+#[test]
+fn s3_storage_needs_a_bucket() {
+    let e = Config::from_yaml_and_env("storage:\n  driver: s3\n", &env_of(&[])).unwrap_err();
+    assert!(e.to_string().contains("storage.s3.bucket"), "{e}");
+    let e = Config::from_yaml_and_env(
+        "storage:\n  driver: s3\n  s3:\n    bucket: b\n    endpoint: http://127.0.0.1:9000\n",
+        &env_of(&[]),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("storage.s3.allow_http"), "{e}");
+    let e = Config::from_yaml_and_env(
+        "storage:\n  driver: s3\n  s3:\n    bucket: b\n    endpoint: minio:9000\n",
+        &env_of(&[]),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("storage.s3.endpoint"), "{e}");
+    let e = Config::from_yaml_and_env("storage:\n  driver: ftp\n", &env_of(&[])).unwrap_err();
+    assert!(e.to_string().contains("storage.driver"), "{e}");
+    let e = Config::from_yaml_and_env("storage:\n  s3:\n    bucketname: x\n", &env_of(&[])).unwrap_err();
+    assert!(e.to_string().contains("bucketname"), "{e}");
+}

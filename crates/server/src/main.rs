@@ -35,6 +35,18 @@ async fn main() -> ExitCode {
             None => format!("postgres ({}:{})", config.database.host, config.database.port),
         },
     };
+    let files = match config.storage.driver.as_str() {
+        "s3" => format!(
+            "s3 (bucket {}{})",
+            config.storage.s3.bucket,
+            if config.storage.s3.endpoint.is_empty() {
+                String::new()
+            } else {
+                format!(" at {}", config.storage.s3.endpoint)
+            }
+        ),
+        _ => format!("local (under {})", config.storage.local_path.display()),
+    };
     let server = match rocket_server::start(config).await {
         Ok(s) => s,
         Err(e) => {
@@ -48,6 +60,7 @@ async fn main() -> ExitCode {
     };
     println!("Rocket listening on http://{}", server.addr);
     println!("  store:    {store}");
+    println!("  files:    {files}");
     println!("  config:   {from}");
     println!(
         "  platform: {} / {} (seeded on first start; change it)",

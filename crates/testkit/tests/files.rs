@@ -47,6 +47,61 @@ async fn download(
     req.send().await.unwrap()
 }
 
+/// What the storage backend holds for `app`: file paths under the local root
+/// (staging files included) or object keys in the S3 bucket, plus open S3
+/// multipart uploads.
+async fn stored(s: &TestServer, app: &str) -> Vec<String> {
+    let st = &s.config.storage;
+    if st.driver == "local" {
+        fn walk(dir: &std::path::Path, out: &mut Vec<String>) {
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else {
+                    out.push(p.display().to_string());
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&st.local_path.join(app), &mut out);
+        out
+    } else {
+        let base = format!("{}/{}", st.s3.endpoint, st.s3.bucket);
+        let http = reqwest::Client::new();
+        let objects = http
+            .get(format!("{base}?list-type=2&prefix={app}/"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let uploads = http
+            .get(format!("{base}?uploads&prefix={app}/"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let tag = |xml: &str, open: &str, close: &str| -> Vec<String> {
+            xml.split(open)
+                .skip(1)
+                .filter_map(|t| t.split(close).next())
+                .map(|k| k.to_string())
+                .collect()
+        };
+        let mut out = tag(&objects, "<Key>", "</Key>");
+        out.extend(
+            tag(&uploads, "<Upload>", "</Upload>")
+                .into_iter()
+                .map(|u| format!("open multipart upload: {u}")),
+        );
+        out
+    }
+}
+
 async fn files_suite(s: &TestServer) {
     let app = s.create_app().await;
     let (a, t) = (app.name.as_str(), app.token.as_str());
@@ -69,8 +124,29 @@ async fn files_suite(s: &TestServer) {
         .to_str()
         .unwrap()
         .starts_with("inline; filename=\"passwd\""));
+    assert_eq!(h["accept-ranges"], "bytes");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert!(h.contains_key("last-modified"));
     let etag = h["etag"].to_str().unwrap().to_string();
     assert_eq!(res.bytes().await.unwrap().as_ref(), big.as_slice());
+    // Layout: <root>/<app>/<id>/<sanitized name>, nothing else (no staging files).
+    let files = stored(s, a).await;
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files[0].ends_with(&format!("{a}/{id}/passwd")), "{files:?}");
+    if s.config.storage.driver == "local" {
+        let on_disk = s.config.storage.local_path.join(a).join(&id).join("passwd");
+        assert_eq!(std::fs::metadata(on_disk).unwrap().len(), big.len() as u64);
+    }
+    // HEAD answers the headers only.
+    let res = s
+        .http
+        .head(format!("{}/api/{a}/_files/{id}", s.url))
+        .bearer_auth(t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(res.headers()["content-length"], big.len().to_string().as_str());
     // Range and conditional requests.
     let res = download(s, a, t, &id, &[("range", "bytes=100-199")]).await;
     assert_eq!(res.status().as_u16(), 206);
@@ -83,8 +159,44 @@ async fn files_suite(s: &TestServer) {
     assert_eq!(res.bytes().await.unwrap().as_ref(), &big[big.len() - 10..]);
     let res = download(s, a, t, &id, &[("range", &format!("bytes={}-", big.len() + 5))]).await;
     assert_eq!(res.status().as_u16(), 416);
+    let res = download(s, a, t, &id, &[("range", "bytes=0-1,10-11")]).await;
+    assert_eq!(res.status().as_u16(), 200, "multi-range: the whole file");
+    assert_eq!(res.bytes().await.unwrap().len(), big.len());
+    let res = download(s, a, t, &id, &[("range", "bytes=9-2")]).await;
+    assert_eq!(res.status().as_u16(), 200, "invalid range: ignored");
     let res = download(s, a, t, &id, &[("if-none-match", &etag)]).await;
     assert_eq!(res.status().as_u16(), 304);
+    assert_eq!(res.headers()["etag"], etag.as_str());
+    assert!(res.bytes().await.unwrap().is_empty());
+    let weak = format!("W/{etag}");
+    let res = download(s, a, t, &id, &[("if-none-match", &weak)]).await;
+    assert_eq!(res.status().as_u16(), 304, "weak comparison");
+    let res = download(s, a, t, &id, &[("if-none-match", "\"other\"")]).await;
+    assert_eq!(res.status().as_u16(), 200);
+    drop(res);
+
+    // An empty file, and a non-ASCII name with quotes.
+    let (st, body) = upload(s, a, t, "empty.txt", Vec::new()).await;
+    assert_eq!((st, &body["data"]["size"]), (201, &json!(0)), "{body}");
+    let empty = body["data"]["id"].as_str().unwrap().to_string();
+    let res = download(s, a, t, &empty, &[]).await;
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(res.headers()["content-length"], "0");
+    assert!(res.bytes().await.unwrap().is_empty());
+    let (st, body) = upload(s, a, t, "résumé \"final\"#1.pdf", b"%PDF".to_vec()).await;
+    assert_eq!(st, 201, "{body}");
+    assert_eq!(body["data"]["filename"], "résumé \"final\"#1.pdf");
+    let quoted = body["data"]["id"].as_str().unwrap().to_string();
+    let res = download(s, a, t, &quoted, &[]).await;
+    assert_eq!(
+        res.headers()["content-disposition"],
+        "inline; filename=\"r_sum_ \\\"final\\\"#1.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%22final%22#1.pdf"
+    );
+    assert_eq!(res.bytes().await.unwrap().as_ref(), b"%PDF");
+    for f in [&empty, &quoted] {
+        let r = s.delete(&format!("/api/{a}/_files/{f}"), Some(t)).await;
+        assert_eq!(r.status, 200);
+    }
 
     // A second file with a hostile name; listing is newest first and admin-only.
     let (st, body) = upload(s, a, t, "a/b\\c.txt", b"hello".to_vec()).await;
@@ -98,7 +210,18 @@ async fn files_suite(s: &TestServer) {
         .iter()
         .map(|f| f["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids.len(), 2);
+    assert_eq!(ids, [small.as_str(), id.as_str()], "newest first");
+    let first = &list.data()[0];
+    assert_eq!(first["filename"], "c.txt");
+    assert_eq!(first["size"], 5);
+    assert_eq!(first["mime_type"], "application/pdf");
+    assert!(first["created_at"].is_string());
+    assert!(
+        first["uploaded_by"]
+            .as_str()
+            .is_some_and(|u| uuid::Uuid::parse_str(u).is_ok()),
+        "{first}"
+    );
     assert!(
         list.data()[0].get("storage_path").is_none(),
         "storage locator never returned"
@@ -193,6 +316,15 @@ async fn files_suite(s: &TestServer) {
         s.delete(&format!("/api/{a}/_files/{id}"), Some(t)).await.status,
         404
     );
+    let r = s.delete(&format!("/api/{a}/_files/{small}"), Some(t)).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(stored(s, a).await, Vec::<String>::new(), "content removed");
+    if s.config.storage.driver == "local" {
+        assert!(
+            !s.config.storage.local_path.join(a).join(&id).exists(),
+            "emptied directory removed"
+        );
+    }
     assert_eq!(download(s, a, t, "not-a-uuid", &[]).await.status().as_u16(), 404);
 }
 
@@ -213,8 +345,13 @@ async fn over_limit(store: Store, tweak: impl FnOnce(&mut rocket_config::Config)
         raw.contains("FILE_TOO_LARGE") && raw.contains("(max 1048576)"),
         "{raw}"
     );
-    // Chunked body without a length: refused once the limit is crossed (the
-    // server may close the connection while the client is still sending).
+    // Chunked body without a length: the 413 comes once the limit is crossed,
+    // while the client is still sending (the body is never finished here).
+    let raw = chunked_over_limit(&s, &app.name, &app.token).await;
+    assert!(raw.starts_with("HTTP/1.1 413"), "{raw}");
+    assert!(raw.contains("FILE_TOO_LARGE"), "{raw}");
+    // The same through a regular client (the server may close the connection
+    // while the client is still sending, so a send error is acceptable).
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..40).map(|_| Ok(payload(64 * 1024))).collect();
     let part = reqwest::multipart::Part::stream(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
         .file_name("s.bin");
@@ -229,14 +366,80 @@ async fn over_limit(store: Store, tweak: impl FnOnce(&mut rocket_config::Config)
     if let Ok(res) = res {
         assert_eq!(res.status().as_u16(), 413);
     }
+    // A client that disconnects mid-upload leaves nothing behind either.
+    disconnect_mid_upload(&s, &app.name, &app.token).await;
     let list = s
         .get(&format!("/api/{}/_files", app.name), Some(&app.token))
         .await;
-    assert_eq!(list.data(), &json!([]), "nothing stored");
+    assert_eq!(list.data(), &json!([]), "no rows");
+    let mut left = stored(&s, &app.name).await;
+    for _ in 0..50 {
+        if left.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        left = stored(&s, &app.name).await;
+    }
+    assert_eq!(left, Vec::<String>::new(), "no partial content");
     // Just under the limit is fine.
     let (st, _) = upload(&s, &app.name, &app.token, "ok.bin", payload(1024 * 1024)).await;
     assert_eq!(st, 201);
     s.stop().await;
+}
+
+const PREAMBLE: &str = "--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.bin\"\r\n\
+                        Content-Type: application/octet-stream\r\n\r\n";
+
+/// Streams 1.5 MB of a file (limit 1 MB) with chunked encoding and never
+/// finishes the body; returns what the server answered meanwhile.
+async fn chunked_over_limit(s: &TestServer, app: &str, token: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = s.url.trim_start_matches("http://");
+    let conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut rd, mut wr) = conn.into_split();
+    let head = format!(
+        "POST /api/{app}/_files/upload HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: multipart/form-data; boundary=XYZ\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+    let writer = tokio::spawn(async move {
+        wr.write_all(head.as_bytes()).await?;
+        let pre = PREAMBLE.as_bytes();
+        wr.write_all(format!("{:x}\r\n", pre.len()).as_bytes()).await?;
+        wr.write_all(pre).await?;
+        wr.write_all(b"\r\n").await?;
+        for _ in 0..24 {
+            let data = payload(64 * 1024);
+            wr.write_all(format!("{:x}\r\n", data.len()).as_bytes()).await?;
+            wr.write_all(&data).await?;
+            wr.write_all(b"\r\n").await?;
+        }
+        // Keep the connection open without ending the body.
+        tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+        Ok::<_, std::io::Error>(wr)
+    });
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(10), rd.read(&mut buf))
+        .await
+        .expect("answered before the body ended")
+        .unwrap();
+    writer.abort();
+    String::from_utf8_lossy(&buf[..n]).to_string()
+}
+
+/// Declares 900 kB (under the limit), sends 300 kB of it, then hangs up.
+async fn disconnect_mid_upload(s: &TestServer, app: &str, token: &str) {
+    use tokio::io::AsyncWriteExt;
+    let addr = s.url.trim_start_matches("http://");
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /api/{app}/_files/upload HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: multipart/form-data; boundary=XYZ\r\nContent-Length: 900000\r\n\r\n{PREAMBLE}"
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    conn.write_all(&payload(300_000)).await.unwrap();
+    conn.flush().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    drop(conn);
 }
 
 /// Sends only the headers of a 3 MB multipart upload and reads the answer.

@@ -63,7 +63,7 @@ pub async fn create_permission(
 ) -> ApiResult<Created> {
     let _g = app.meta_lock.lock().await;
     let out = policy_admin::create(&app.db, b).await?;
-    app.reload().await?;
+    app.changed().await?;
     Ok((StatusCode::CREATED, data(out)))
 }
 pub async fn update_permission(
@@ -73,7 +73,7 @@ pub async fn update_permission(
 ) -> ApiResult<Json<Value>> {
     let _g = app.meta_lock.lock().await;
     let out = policy_admin::update(&app.db, &id, b).await?;
-    app.reload().await?;
+    app.changed().await?;
     Ok(data(out))
 }
 pub async fn delete_permission(
@@ -82,7 +82,7 @@ pub async fn delete_permission(
 ) -> ApiResult<Json<Value>> {
     let _g = app.meta_lock.lock().await;
     policy_admin::delete(&app.db, &id).await?;
-    app.reload().await?;
+    app.changed().await?;
     Ok(deleted(id))
 }
 

@@ -28,21 +28,21 @@ async fn get_one(kind: Kind, app: Arc<AppContext>, id: String) -> ApiResult<Json
 async fn create(kind: Kind, app: Arc<AppContext>, body: Value) -> ApiResult<(StatusCode, Json<Value>)> {
     let _g = app.meta_lock.lock().await;
     let out = la::create(&app.db, &app.registry(), kind, &body).await?;
-    app.reload().await?;
+    app.changed().await?;
     Ok((StatusCode::CREATED, Json(json!({"data": out}))))
 }
 
 async fn update(kind: Kind, app: Arc<AppContext>, id: String, body: Value) -> ApiResult<Json<Value>> {
     let _g = app.meta_lock.lock().await;
     let out = la::update(&app.db, &app.registry(), kind, &id, &body).await?;
-    app.reload().await?;
+    app.changed().await?;
     Ok(Json(json!({"data": out})))
 }
 
 async fn delete(kind: Kind, app: Arc<AppContext>, id: String) -> ApiResult<Json<Value>> {
     let _g = app.meta_lock.lock().await;
     la::delete(&app.db, kind, &id).await?;
-    app.reload().await?;
+    app.changed().await?;
     Ok(Json(json!({"data": {"id": id, "deleted": true}})))
 }
 

@@ -32,7 +32,7 @@ pub async fn create_entity(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let _g = app.meta_lock.lock().await;
     let out = sa::create_entity(&app.db, &app.registry(), &b).await?;
-    app.reload().await?;
+    app.changed().await?;
     Ok((StatusCode::CREATED, Json(json!({"data": out}))))
 }
 
@@ -43,7 +43,7 @@ pub async fn update_entity(
 ) -> ApiResult<Json<Value>> {
     let _g = app.meta_lock.lock().await;
     let out = sa::update_entity(&app.db, &app.registry(), &name, &b).await?;
-    app.reload().await?;
+    app.changed().await?;
     Ok(Json(json!({"data": out})))
 }
 
@@ -53,7 +53,7 @@ pub async fn delete_entity(
 ) -> ApiResult<Json<Value>> {
     let _g = app.meta_lock.lock().await;
     sa::delete_entity(&app.db, &name).await?;
-    app.reload().await?;
+    app.changed().await?;
     Ok(Json(json!({"data": {"name": name, "deleted": true}})))
 }
 
@@ -74,7 +74,7 @@ pub async fn create_relation(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let _g = app.meta_lock.lock().await;
     let out = sa::create_relation(&app.db, &app.registry(), &b).await?;
-    app.reload().await?;
+    app.changed().await?;
     Ok((StatusCode::CREATED, Json(json!({"data": out}))))
 }
 
@@ -85,7 +85,7 @@ pub async fn update_relation(
 ) -> ApiResult<Json<Value>> {
     let _g = app.meta_lock.lock().await;
     let out = sa::update_relation(&app.db, &app.registry(), &name, &b).await?;
-    app.reload().await?;
+    app.changed().await?;
     Ok(Json(json!({"data": out})))
 }
 
@@ -95,6 +95,6 @@ pub async fn delete_relation(
 ) -> ApiResult<Json<Value>> {
     let _g = app.meta_lock.lock().await;
     sa::delete_relation(&app.db, &name).await?;
-    app.reload().await?;
+    app.changed().await?;
     Ok(Json(json!({"data": {"name": name, "deleted": true}})))
 }

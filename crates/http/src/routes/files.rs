@@ -1,18 +1,22 @@
-//! `/api/:app/_files`: multipart upload (size limit enforced while the body
-//! streams in), ranged streaming downloads with ETags, list and delete.
+//! `/api/:app/_files`: multipart upload streamed into storage (size limit
+//! enforced while the body streams in), ranged streaming downloads with
+//! conditional requests, list and delete (admin).
 
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
+use headers::{ContentRange, ETag, HeaderMapExt, IfModifiedSince, IfNoneMatch, LastModified};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use rocket_apps::AppContext;
 use rocket_core::{Error, ErrorCode};
-use rocket_storage::{object_key, sanitize_filename};
+use rocket_storage::{object_key, sanitize_filename, PutError};
 use rocket_store::{format_timestamp, Row, Value as Sql};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -38,6 +42,10 @@ fn missing() -> ApiError {
     Error::invalid_payload("Missing file in form data").into()
 }
 
+fn not_found() -> ApiError {
+    Error::not_found("File ID not found").into()
+}
+
 fn admin_only(who: &Principal) -> Result<(), ApiError> {
     if who.is_admin() {
         Ok(())
@@ -46,6 +54,11 @@ fn admin_only(who: &Principal) -> Result<(), ApiError> {
     }
 }
 
+/// POST /api/:app/_files/upload — multipart field `file`.
+///
+/// Mounted without the JSON body limit: the only limit is
+/// `storage.max_file_size`, checked on the declared length before the body is
+/// read and on every chunk while it streams into storage.
 pub async fn upload(
     State(s): State<AppState>,
     Extension(app): App,
@@ -58,45 +71,32 @@ pub async fn upload(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if let Some(len) = declared.filter(|l| *l > max + MULTIPART_OVERHEAD) {
+    if let Some(len) = declared.filter(|l| *l > max.saturating_add(MULTIPART_OVERHEAD)) {
         // Answered before reading the body.
         return Err(too_large(len, max));
     }
     let mut form = Multipart::from_request(req, &s).await.map_err(|_| missing())?;
     let storage = &s.platform.storage;
-    while let Some(mut field) = form.next_field().await.map_err(|_| missing())? {
+    while let Some(field) = form.next_field().await.map_err(|_| missing())? {
         if field.name() != Some("file") {
             continue;
         }
         let filename = sanitize_filename(field.file_name().unwrap_or("file"));
         let mime = field
             .content_type()
+            .filter(|m| HeaderValue::from_str(m).is_ok())
             .unwrap_or("application/octet-stream")
             .to_string();
         let id = Uuid::new_v4().to_string();
         let key = object_key(&app.name, &id, &filename);
-        let mut up = storage.start_upload(&key).await?;
-        loop {
-            let chunk = match field.chunk().await {
-                Ok(Some(c)) => c,
-                Ok(None) => break,
-                Err(_) => {
-                    up.abort().await;
-                    return Err(Error::invalid_payload("Upload interrupted").into());
-                }
-            };
-            if up.written + chunk.len() as u64 > max {
-                let seen = up.written + chunk.len() as u64;
-                up.abort().await;
-                return Err(too_large(declared.unwrap_or(seen).max(seen), max));
+        let size = match storage.put_stream(&key, field, max).await {
+            Ok(n) => n,
+            Err(PutError::TooLarge(seen)) => {
+                return Err(too_large(declared.map_or(seen, |d| d.max(seen)), max))
             }
-            if let Err(e) = up.write(&chunk).await {
-                up.abort().await;
-                return Err(e.into());
-            }
-        }
-        let size = up.written;
-        up.finish().await?;
+            Err(PutError::Source(_)) => return Err(Error::invalid_payload("Upload interrupted").into()),
+            Err(PutError::Storage(e)) => return Err(e.into()),
+        };
         let by = Uuid::parse_str(&who.id)
             .ok()
             .map(|u| Sql::text(u.to_string()))
@@ -105,11 +105,21 @@ pub async fn upload(
             .db
             .execute(
                 "INSERT INTO _files (id, filename, storage_path, mime_type, size, uploaded_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                &[Sql::text(&id), Sql::text(&filename), Sql::text(&key), Sql::text(&mime), Sql::Int(size as i64), by, Sql::Timestamp(Utc::now())],
+                &[
+                    Sql::text(&id),
+                    Sql::text(&filename),
+                    Sql::text(&key),
+                    Sql::text(&mime),
+                    Sql::Int(i64::try_from(size).unwrap_or(i64::MAX)),
+                    by,
+                    Sql::Timestamp(Utc::now()),
+                ],
             )
             .await;
         if let Err(e) = inserted {
-            let _ = storage.delete(&key).await;
+            if let Err(de) = storage.delete(&key).await {
+                tracing::warn!(key = %key, error = %de.message, "could not remove the content of a file whose row failed");
+            }
             return Err(e.into());
         }
         let url = format!("/api/{}/_files/{id}", app.name);
@@ -124,70 +134,78 @@ pub async fn upload(
 }
 
 async fn file_row(app: &AppContext, id: &str) -> Result<Row, ApiError> {
-    let nf = || ApiError(Error::not_found("File ID not found"));
-    let id = Uuid::parse_str(id).map_err(|_| nf())?;
+    let id = Uuid::parse_str(id).map_err(|_| not_found())?;
     app.db
         .query_opt("SELECT * FROM _files WHERE id = $1", &[Sql::text(id.to_string())])
         .await?
-        .ok_or_else(nf)
+        .ok_or_else(not_found)
 }
 
-/// `bytes=a-b`, `bytes=a-`, `bytes=-n` (one range). None = serve everything;
-/// Err = unsatisfiable (416).
-fn parse_range(h: &str, size: u64) -> Option<Result<std::ops::Range<u64>, ()>> {
-    let spec = h.trim().strip_prefix("bytes=")?;
-    if spec.contains(',') {
-        return None;
-    }
-    let (a, b) = spec.split_once('-')?;
-    let r = match (a.trim(), b.trim()) {
-        ("", n) => {
-            let n: u64 = n.parse().ok()?;
-            if n == 0 || size == 0 {
-                return Some(Err(()));
-            }
-            size.saturating_sub(n)..size
-        }
-        (a, "") => a.parse::<u64>().ok()?..size,
-        (a, b) => {
-            let (a, b): (u64, u64) = (a.parse().ok()?, b.parse().ok()?);
-            if b < a {
-                return Some(Err(()));
-            }
-            a..(b + 1).min(size)
-        }
+/// The single byte range to serve. RFC 9110 lets a server ignore a Range
+/// header it does not support, so malformed and multi-range requests get the
+/// whole file; only an unsatisfiable one is refused (416).
+enum Wanted {
+    All,
+    Part(std::ops::Range<u64>),
+    Unsatisfiable,
+}
+
+fn wanted_range(h: Option<&HeaderValue>, size: u64) -> Wanted {
+    let Some(spec) = h.and_then(|v| v.to_str().ok()) else {
+        return Wanted::All;
     };
-    Some(if r.start >= size || r.start >= r.end {
-        Err(())
-    } else {
-        Ok(r)
-    })
+    let Ok(parsed) = http_range_header::parse_range_header(spec) else {
+        return Wanted::All;
+    };
+    match parsed.validate(size) {
+        Ok(ranges) => match ranges.as_slice() {
+            [r] => Wanted::Part(*r.start()..r.end().saturating_add(1)),
+            _ => Wanted::All,
+        },
+        Err(http_range_header::RangeUnsatisfiableError::Unsatisfiable) => Wanted::Unsatisfiable,
+        Err(_) => Wanted::All,
+    }
 }
 
+/// RFC 5987 `attr-char`s pass unencoded in `filename*`.
+const ATTR: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'!')
+    .remove(b'#')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'+')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'^')
+    .remove(b'_')
+    .remove(b'`')
+    .remove(b'|')
+    .remove(b'~');
+
+/// `inline; filename="…"` with quotes and backslashes escaped; names with
+/// non-ASCII characters also get an RFC 6266 `filename*` (and an ASCII
+/// fallback in `filename`).
 fn disposition(filename: &str) -> String {
-    let ascii: String = filename
-        .chars()
-        .map(|c| {
-            if c.is_ascii() && c != '"' && c != '\\' && !c.is_ascii_control() {
-                c
-            } else {
-                '_'
+    let mut plain = String::with_capacity(filename.len());
+    for c in filename.chars() {
+        match c {
+            '"' | '\\' => {
+                plain.push('\\');
+                plain.push(c);
             }
-        })
-        .collect();
-    let encoded: String = filename
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
-    format!("inline; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+            c if c.is_ascii() && !c.is_ascii_control() => plain.push(c),
+            _ => plain.push('_'),
+        }
+    }
+    if filename.is_ascii() {
+        format!("inline; filename=\"{plain}\"")
+    } else {
+        let encoded = utf8_percent_encode(filename, ATTR);
+        format!("inline; filename=\"{plain}\"; filename*=UTF-8''{encoded}")
+    }
 }
 
+/// GET /api/:app/_files/:id — any app user; streams in constant memory.
 pub async fn serve(
     State(s): State<AppState>,
     Extension(app): App,
@@ -195,38 +213,43 @@ pub async fn serve(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let row = file_row(&app, &id).await?;
-    let size = row.i64("size").unwrap_or(0).max(0) as u64;
-    let etag = format!("\"{}-{size}\"", row.string("id"));
+    let size = u64::try_from(row.i64("size").unwrap_or(0)).unwrap_or(0);
     let mut h = HeaderMap::new();
-    let mut set = |k: header::HeaderName, v: String| {
-        if let Ok(v) = HeaderValue::from_str(&v) {
-            h.insert(k, v);
-        }
-    };
-    set(header::ETAG, etag.clone());
-    set(header::ACCEPT_RANGES, "bytes".into());
-    set(header::CONTENT_TYPE, row.string("mime_type"));
-    set(header::CONTENT_DISPOSITION, disposition(&row.string("filename")));
-    if headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
-    {
+    // Content never changes under an id, so id + size is a strong validator.
+    let etag: Option<ETag> = format!("\"{}-{size}\"", row.string("id")).parse().ok();
+    if let Some(tag) = &etag {
+        h.typed_insert(tag.clone());
+    }
+    let modified = row.timestamp("created_at").map(whole_seconds);
+    if let Some(t) = modified {
+        h.typed_insert(LastModified::from(t));
+    }
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&row.string("mime_type"))
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&disposition(&row.string("filename"))) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    if not_modified(&headers, etag.as_ref(), modified) {
         return Ok((StatusCode::NOT_MODIFIED, h).into_response());
     }
-    let range = match headers
-        .get(header::RANGE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|r| parse_range(r, size))
-    {
-        Some(Err(())) => {
-            set(header::CONTENT_RANGE, format!("bytes */{size}"));
+    let range = match wanted_range(headers.get(header::RANGE), size) {
+        Wanted::All => None,
+        Wanted::Part(r) => Some(r),
+        Wanted::Unsatisfiable => {
+            h.typed_insert(ContentRange::unsatisfied_bytes(size));
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            h.remove(header::CONTENT_DISPOSITION);
             let body = Error::new(ErrorCode::InvalidPayload, "Requested range not satisfiable").body();
-            set(header::CONTENT_TYPE, "application/json".into());
             return Ok((StatusCode::RANGE_NOT_SATISFIABLE, h, Json(body)).into_response());
         }
-        Some(Ok(r)) => Some(r),
-        None => None,
     };
     let stream = s
         .platform
@@ -234,23 +257,38 @@ pub async fn serve(
         .open(&row.string("storage_path"), range.clone())
         .await?;
     let body = Body::from_stream(stream.map(|r| r.map_err(|e| std::io::Error::other(e.message))));
-    let status = match &range {
+    let (status, len) = match &range {
         Some(r) => {
-            set(
-                header::CONTENT_RANGE,
-                format!("bytes {}-{}/{size}", r.start, r.end - 1),
-            );
-            set(header::CONTENT_LENGTH, (r.end - r.start).to_string());
-            StatusCode::PARTIAL_CONTENT
+            if let Ok(cr) = ContentRange::bytes(r.clone(), size) {
+                h.typed_insert(cr);
+            }
+            (StatusCode::PARTIAL_CONTENT, r.end - r.start)
         }
-        None => {
-            set(header::CONTENT_LENGTH, size.to_string());
-            StatusCode::OK
-        }
+        None => (StatusCode::OK, size),
     };
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     Ok((status, h, body).into_response())
 }
 
+fn whole_seconds(t: DateTime<Utc>) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(t.timestamp()).unwrap_or(0))
+}
+
+/// RFC 9110 §13.2.2: If-None-Match decides when present, else If-Modified-Since.
+fn not_modified(req: &HeaderMap, etag: Option<&ETag>, modified: Option<SystemTime>) -> bool {
+    if req.contains_key(header::IF_NONE_MATCH) {
+        return match (req.typed_get::<IfNoneMatch>(), etag) {
+            (Some(inm), Some(tag)) => !inm.precondition_passes(tag),
+            _ => false,
+        };
+    }
+    match (req.typed_get::<IfModifiedSince>(), modified) {
+        (Some(ims), Some(t)) => !ims.is_modified(t),
+        _ => false,
+    }
+}
+
+/// DELETE /api/:app/_files/:id (admin): the content, then the row.
 pub async fn delete(
     State(s): State<AppState>,
     Extension(app): App,
@@ -266,9 +304,16 @@ pub async fn delete(
     Ok(Json(json!({"data": {"deleted": true}})))
 }
 
+/// GET /api/:app/_files (admin): newest first; the storage locator is never shown.
 pub async fn list(Extension(app): App, who: Principal) -> ApiResult<Json<Value>> {
     admin_only(&who)?;
-    let rows = app.db.query("SELECT id, filename, mime_type, size, uploaded_by, created_at FROM _files ORDER BY created_at DESC, id", &[]).await?;
+    let rows = app
+        .db
+        .query(
+            "SELECT id, filename, mime_type, size, uploaded_by, created_at FROM _files ORDER BY created_at DESC, id",
+            &[],
+        )
+        .await?;
     let out: Vec<Value> = rows
         .into_iter()
         .map(|r| {
@@ -284,24 +329,87 @@ pub async fn list(Extension(app): App, who: Principal) -> ApiResult<Json<Value>>
 mod tests {
     use super::*;
 
+    fn range(h: &'static str, size: u64) -> Option<Result<std::ops::Range<u64>, ()>> {
+        match wanted_range(Some(&HeaderValue::from_static(h)), size) {
+            Wanted::All => None,
+            Wanted::Part(r) => Some(Ok(r)),
+            Wanted::Unsatisfiable => Some(Err(())),
+        }
+    }
+
     #[test]
     fn ranges() {
-        assert_eq!(parse_range("bytes=0-9", 100), Some(Ok(0..10)));
-        assert_eq!(parse_range("bytes=90-", 100), Some(Ok(90..100)));
-        assert_eq!(parse_range("bytes=-10", 100), Some(Ok(90..100)));
-        assert_eq!(parse_range("bytes=50-500", 100), Some(Ok(50..100)));
-        assert_eq!(parse_range("bytes=100-", 100), Some(Err(())));
-        assert_eq!(parse_range("bytes=5-1", 100), Some(Err(())));
-        assert_eq!(parse_range("bytes=0-1,5-6", 100), None);
-        assert_eq!(parse_range("items=0-1", 100), None);
+        assert_eq!(range("bytes=0-9", 100), Some(Ok(0..10)));
+        assert_eq!(range("bytes=90-", 100), Some(Ok(90..100)));
+        assert_eq!(range("bytes=-10", 100), Some(Ok(90..100)));
+        assert_eq!(range("bytes=-1000", 100), Some(Ok(0..100)));
+        assert_eq!(range("bytes=50-500", 100), Some(Ok(50..100)));
+        assert_eq!(range("bytes=100-", 100), Some(Err(())));
+        assert_eq!(range("bytes=0-0", 0), Some(Err(())));
+        assert_eq!(range("bytes=5-1", 100), None, "invalid: ignored");
+        assert_eq!(range("bytes=0-1,5-6", 100), None, "multi-range: whole file");
+        assert_eq!(range("items=0-1", 100), None);
+        assert_eq!(range("bytes=abc", 100), None);
+        assert_eq!(
+            range("bytes=0-99999999999999999999999999999", 100),
+            Some(Ok(0..100)),
+            "a last position past the end is clamped"
+        );
     }
 
     #[test]
     fn content_disposition_is_safe() {
+        assert_eq!(disposition("a.pdf"), "inline; filename=\"a.pdf\"");
         assert_eq!(
-            disposition("a.pdf"),
-            "inline; filename=\"a.pdf\"; filename*=UTF-8''a.pdf"
+            disposition("say \"hi\"\\.txt"),
+            "inline; filename=\"say \\\"hi\\\"\\\\.txt\""
         );
-        assert!(disposition("é\"x.txt").starts_with("inline; filename=\"__x.txt\""));
+        assert_eq!(
+            disposition("résumé 1.pdf"),
+            "inline; filename=\"r_sum_ 1.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9%201.pdf"
+        );
+        assert!(HeaderValue::from_str(&disposition("ü\"\u{7f}x")).is_ok());
+    }
+
+    #[test]
+    fn conditional_requests() {
+        let tag: ETag = "\"abc-5\"".parse().unwrap();
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let req = |k: &'static str, v: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(k, HeaderValue::from_static(v));
+            h
+        };
+        assert!(not_modified(
+            &req("if-none-match", "\"abc-5\""),
+            Some(&tag),
+            Some(t)
+        ));
+        assert!(not_modified(
+            &req("if-none-match", "W/\"abc-5\""),
+            Some(&tag),
+            Some(t)
+        ));
+        assert!(not_modified(
+            &req("if-none-match", "\"x\", \"abc-5\""),
+            Some(&tag),
+            Some(t)
+        ));
+        assert!(not_modified(&req("if-none-match", "*"), Some(&tag), Some(t)));
+        assert!(!not_modified(
+            &req("if-none-match", "\"abc-6\""),
+            Some(&tag),
+            Some(t)
+        ));
+        assert!(!not_modified(
+            &req("if-none-match", "garbage"),
+            Some(&tag),
+            Some(t)
+        ));
+        let mut h = HeaderMap::new();
+        h.typed_insert(IfModifiedSince::from(t));
+        assert!(not_modified(&h, Some(&tag), Some(t)));
+        assert!(!not_modified(&h, Some(&tag), Some(t + Duration::from_secs(1))));
+        assert!(!not_modified(&HeaderMap::new(), Some(&tag), Some(t)));
     }
 }

@@ -26,7 +26,8 @@ pub async fn import(
         Ok(app.registry())
     };
     let out = rocket_engine::transfer::import(&app.db, &doc, reload).await;
-    // Whatever committed must be visible even when a later phase failed.
-    app.reload().await?;
+    // Whatever committed must be visible (here and on other nodes) even when a
+    // later phase failed.
+    app.changed().await?;
     Ok(Json(json!({"data": out?})))
 }
