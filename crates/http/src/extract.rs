@@ -29,6 +29,24 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// A request body read as bytes (413 in the envelope above the limit) and
+/// parsed later, when the contract's check order says so.
+pub struct RawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Bytes::from_request(req, state).await.map(RawBody).map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError(Error::new(ErrorCode::PayloadTooLarge, "Request body too large"))
+            } else {
+                ApiError(Error::invalid_json())
+            }
+        })
+    }
+}
+
 /// The authenticated caller of an app or platform route.
 #[derive(Debug, Clone)]
 pub struct Principal {

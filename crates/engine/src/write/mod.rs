@@ -136,15 +136,22 @@ async fn write_parent(
     Err(Error::conflict("A record with this value already exists"))
 }
 
+/// The body is parsed only after the entity, record and permission checks
+/// (http-api.md §11 check order), so a malformed body never hides a 404/403.
+fn parse_body(raw: &[u8]) -> Result<Json> {
+    serde_json::from_slice(raw).map_err(|_| Error::invalid_json())
+}
+
 pub async fn create(
     db: &Db,
     reg: &Registry,
     entity: &Arc<Entity>,
-    body: Json,
+    body: &[u8],
     limits: Limits,
     caller: &Caller,
 ) -> Result<Record> {
     perm::access(reg, &entity.name, "create", caller)?;
+    let body = parse_body(body)?;
     let mut plan = plan::plan(reg, db, entity, body, true, limits).await?;
     let cx = ExecCtx { reg, caller };
     crate::rules::before_write(
@@ -172,7 +179,7 @@ pub async fn update(
     reg: &Registry,
     entity: &Arc<Entity>,
     id: &str,
-    body: Json,
+    body: &[u8],
     limits: Limits,
     caller: &Caller,
 ) -> Result<Record> {
@@ -182,6 +189,7 @@ pub async fn update(
         .ok_or_else(|| not_found(entity, id))?;
     let access = access?;
     perm::check_row(&access, &before, caller, "update", &entity.name)?;
+    let body = parse_body(body)?;
     let mut plan = plan::plan(reg, db, entity, body, false, limits).await?;
     let cx = ExecCtx { reg, caller };
     let mut tx = db.begin().await?;

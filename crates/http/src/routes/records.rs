@@ -13,7 +13,7 @@ use rocket_meta::{Entity, Registry};
 use serde_json::{json, Value};
 
 use crate::error::ApiResult;
-use crate::extract::{JsonBody, Principal};
+use crate::extract::{Principal, RawBody};
 use crate::AppState;
 
 type App = Extension<Arc<AppContext>>;
@@ -72,11 +72,11 @@ pub async fn create(
     Extension(app): App,
     who: Principal,
     Path((_, name)): Path<(String, String)>,
-    JsonBody(body): JsonBody<Value>,
+    RawBody(body): RawBody,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let reg = app.registry();
     let e = entity(&reg, &name)?;
-    let rec = write::create(&app.db, &reg, &e, body, limits(&s), &caller(who)).await?;
+    let rec = write::create(&app.db, &reg, &e, &body, limits(&s), &caller(who)).await?;
     Ok((StatusCode::CREATED, Json(json!({"data": rec}))))
 }
 
@@ -85,11 +85,11 @@ pub async fn update(
     Extension(app): App,
     who: Principal,
     Path((_, name, id)): Path<(String, String, String)>,
-    JsonBody(body): JsonBody<Value>,
+    RawBody(body): RawBody,
 ) -> ApiResult<Json<Value>> {
     let reg = app.registry();
     let e = entity(&reg, &name)?;
-    let rec = write::update(&app.db, &reg, &e, &id, body, limits(&s), &caller(who)).await?;
+    let rec = write::update(&app.db, &reg, &e, &id, &body, limits(&s), &caller(who)).await?;
     Ok(Json(json!({"data": rec})))
 }
 
