@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use rocket_config::AiConfig;
-use rocket_core::{Error, ErrorCode, Result};
+use rocket_error::{Error, ErrorCode, Result};
 use serde_json::{json, Value};
 
 pub const MAX_PROMPT_CHARS: usize = 5000;

@@ -3,7 +3,7 @@
 
 use chrono::{Duration, Utc};
 use rocket_auth::{hash_password, issue_access_token, verify_password, REFRESH_TTL_SECS};
-use rocket_core::{Error, Result};
+use rocket_error::{Error, Result};
 use rocket_store::{Db, Value};
 use serde::Serialize;
 use uuid::Uuid;

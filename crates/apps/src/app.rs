@@ -70,7 +70,7 @@ impl AppContext {
     }
 
     /// After a metadata change: reload here, then tell the other nodes.
-    pub async fn changed(&self) -> rocket_core::Result<()> {
+    pub async fn changed(&self) -> rocket_error::Result<()> {
         self.reload().await?;
         if let Some(mgmt) = &self.notify {
             if let Err(e) = mgmt
@@ -90,7 +90,7 @@ impl AppContext {
     }
 
     /// Rebuilds the snapshot from the app database and swaps it in.
-    pub async fn reload(&self) -> rocket_core::Result<()> {
+    pub async fn reload(&self) -> rocket_error::Result<()> {
         let next = rocket_meta::load_registry(&self.db).await?;
         self.swap_registry(next);
         Ok(())

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use rocket_config::{Config, Driver};
-use rocket_core::{Error, Result};
+use rocket_error::{Error, Result};
 use rocket_store::{quote_ident, Db, PgDb, PgSettings, SqliteDb, SqliteSettings, StoreErrorKind};
 
 /// PostgreSQL connection settings without a database name chosen.

@@ -3,7 +3,7 @@
 
 use chrono::{Duration, Utc};
 use rocket_auth::{random_hex, sha256_hex};
-use rocket_core::{Error, ErrorCode, Result};
+use rocket_error::{Error, ErrorCode, Result};
 use rocket_store::{format_timestamp, Db, Row, Value};
 use serde::Deserialize;
 use serde_json::{json, Value as Json};

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use chrono::Utc;
 use rocket_config::{Config, Driver};
-use rocket_core::{Error, Result};
+use rocket_error::{Error, Result};
 use rocket_store::{Db, Row, StoreErrorKind, Value};
 use tokio::sync::Mutex;
 
@@ -169,7 +169,7 @@ impl Platform {
         }
         let not_found = || {
             Error::new(
-                rocket_core::ErrorCode::AppNotFound,
+                rocket_error::ErrorCode::AppNotFound,
                 format!("App not found: {name}"),
             )
         };
@@ -388,7 +388,7 @@ async fn seed(accounts: &Accounts<'_>, email: &str, roles: &[&str]) -> Result<bo
     match accounts.seed_if_empty(email, SEED_PASSWORD, roles).await {
         Ok(seeded) => Ok(seeded),
         // Another node seeded first.
-        Err(e) if e.code == rocket_core::ErrorCode::Conflict => Ok(false),
+        Err(e) if e.code == rocket_error::ErrorCode::Conflict => Ok(false),
         Err(e) => Err(e),
     }
 }

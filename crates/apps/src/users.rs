@@ -1,7 +1,7 @@
 //! `/_admin/users`: app accounts. `password_hash` never leaves this module.
 
 use chrono::Utc;
-use rocket_core::{Error, Result};
+use rocket_error::{Error, Result};
 use rocket_store::{format_timestamp, Db, Row, StoreErrorKind, Value};
 use serde::Deserialize;
 use serde_json::{json, Value as Json};

@@ -1,6 +1,6 @@
 //! Conversions between stored values and API JSON, by field type.
 
-use rocket_core::Detail;
+use rocket_error::Detail;
 use rocket_meta::{Entity, FieldType};
 use rocket_store::{format_timestamp, parse_date, parse_timestamp, Dialect, Value};
 use serde_json::{Map, Number, Value as Json};

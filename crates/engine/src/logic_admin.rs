@@ -4,7 +4,7 @@
 //! at write time.
 
 use chrono::Utc;
-use rocket_core::{Error, Result};
+use rocket_error::{Error, Result};
 use rocket_meta::Registry;
 use rocket_store::{format_timestamp, Db, Dialect, Row, StoreErrorKind, Tx, Value};
 use serde_json::{json, Map, Value as Json};

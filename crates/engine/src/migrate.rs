@@ -1,7 +1,7 @@
 //! Auto-migration: tables, added columns, join tables and indexes from
 //! metadata. Never drops or rewrites: removed fields only disappear from the API.
 
-use rocket_core::{Error, Result};
+use rocket_error::{Error, Result};
 use rocket_meta::{EntityDef, FieldType, Registry, RelationDef};
 use rocket_store::{quote_ident, Db, Dialect, Tx, Value};
 use serde_json::Value as Json;

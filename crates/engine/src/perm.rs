@@ -1,7 +1,7 @@
 //! Applying permission decisions: 403 for denied actions, SQL predicates for
 //! row-level reads, and condition checks against stored rows for writes.
 
-use rocket_core::{Error, Result};
+use rocket_error::{Error, Result};
 use rocket_meta::{Access, Condition, Entity, Registry};
 use rocket_store::{Dialect, Value};
 use serde_json::Value as Json;

@@ -2,7 +2,7 @@
 //! after a change so the precomputed decisions are rebuilt.
 
 use chrono::Utc;
-use rocket_core::{Error, Result};
+use rocket_error::{Error, Result};
 use rocket_meta::{parse_def, Condition};
 use rocket_store::{format_timestamp, Db, Dialect, Row, Value};
 use serde::Deserialize;

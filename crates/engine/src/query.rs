@@ -2,7 +2,7 @@
 //! include. Parsed into a plan of field indexes and typed values; SQL is then
 //! built from metadata identifiers only, with every value bound.
 
-use rocket_core::{Error, Result};
+use rocket_error::{Error, Result};
 use rocket_meta::{Entity, FieldType};
 use rocket_store::{parse_date, parse_timestamp, Dialect, Value};
 

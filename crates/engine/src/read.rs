@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use rocket_core::{Error, ErrorCode, Result};
+use rocket_error::{Error, ErrorCode, Result};
 use rocket_meta::{Access, Entity, PkKind, Registry, RelKind, Relation};
 use rocket_store::{quote_ident, Db, Dialect, Rows, Value};
 use serde_json::{json, Map, Value as Json};

@@ -3,7 +3,7 @@
 //! was compiled into the registry snapshot; here it is only evaluated.
 
 use chrono::Utc;
-use rocket_core::{Detail, Error, Result};
+use rocket_error::{Detail, Error, Result};
 use rocket_meta::logic::{EntityLogic, RuleKind};
 use rocket_meta::Entity;
 use rocket_store::{format_timestamp, Dialect};

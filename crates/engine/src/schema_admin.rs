@@ -3,7 +3,7 @@
 //! as they were. The caller reloads the registry afterwards.
 
 use chrono::Utc;
-use rocket_core::{Error, Result};
+use rocket_error::{Error, Result};
 use rocket_meta::{parse_def, validate_entity, validate_relation, EntityDef, Registry, RelationDef};
 use rocket_store::{format_timestamp, Db, Row, StoreErrorKind, Value};
 use serde_json::{json, Value as Json};

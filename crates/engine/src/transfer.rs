@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 
-use rocket_core::{Error, Result};
+use rocket_error::{Error, Result};
 use rocket_meta::{parse_def, validate_entity, validate_relation, EntityDef, Registry, RelationDef};
 use rocket_store::{quote_ident, Db, Dialect, Value};
 use serde_json::{json, Map, Value as Json};

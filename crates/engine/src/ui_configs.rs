@@ -2,7 +2,7 @@
 //! Not used by the engine, so changes do not reload the registry.
 
 use chrono::Utc;
-use rocket_core::{Error, Result};
+use rocket_error::{Error, Result};
 use rocket_meta::Registry;
 use rocket_store::{format_timestamp, Db, Dialect, Row, StoreErrorKind, Value};
 use serde::Deserialize;

@@ -1,6 +1,6 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use rocket_core::Error;
+use rocket_error::Error;
 
 /// Wraps the contract error so axum can render it as the JSON envelope.
 #[derive(Debug)]

@@ -3,7 +3,7 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use rocket_core::{Error, ErrorCode};
+use rocket_error::{Error, ErrorCode};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;

@@ -14,7 +14,7 @@ use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{get, post};
 use axum::Router;
 use rocket_apps::Platform;
-use rocket_core::Error;
+use rocket_error::Error;
 
 pub use error::{ApiError, ApiResult};
 

@@ -7,7 +7,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use rocket_apps::AppContext;
 use rocket_auth::verify_access_token;
-use rocket_core::Error;
+use rocket_error::Error;
 
 use crate::error::ApiError;
 use crate::extract::{bearer, Principal};

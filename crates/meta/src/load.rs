@@ -1,4 +1,4 @@
-use rocket_core::Result;
+use rocket_error::Result;
 use rocket_store::Db;
 
 use crate::logic::{compile_machine, compile_rule};

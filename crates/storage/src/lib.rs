@@ -19,7 +19,7 @@ use futures_util::{Stream, StreamExt};
 use object_store::path::Path;
 use object_store::{ClientOptions, GetOptions, GetRange, ObjectStore, WriteMultipart};
 use rocket_config::StorageConfig;
-use rocket_core::{Error, Result};
+use rocket_error::{Error, Result};
 
 /// Part size for local uploads (any size works on disk; this bounds memory).
 const LOCAL_PART: usize = 1024 * 1024;

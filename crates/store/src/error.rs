@@ -132,3 +132,45 @@ impl From<rusqlite::Error> for StoreError {
         StoreError::other(e.to_string())
     }
 }
+
+/// Default mapping of storage failures; callers that know better (e.g. which
+/// field a unique index guards) map before this.
+impl From<StoreError> for rocket_error::Error {
+    fn from(e: StoreError) -> Self {
+        match e.kind {
+            StoreErrorKind::UniqueViolation => {
+                rocket_error::Error::conflict("A record with this value already exists")
+            }
+            StoreErrorKind::PoolTimeout => rocket_error::Error::overloaded("Database is busy, retry shortly"),
+            StoreErrorKind::InvalidValue => {
+                rocket_error::Error::validation_details(vec![rocket_error::Detail {
+                    field: e.constraint.clone(),
+                    rule: Some("type".into()),
+                    message: e.message.clone(),
+                }])
+            }
+            StoreErrorKind::NotNull => rocket_error::Error::validation_details(vec![rocket_error::Detail {
+                field: e.constraint.clone(),
+                rule: Some("required".into()),
+                message: e.message.clone(),
+            }]),
+            StoreErrorKind::Closed => rocket_error::Error::overloaded("Database is unavailable"),
+            StoreErrorKind::AlreadyExists => rocket_error::Error::conflict(e.message),
+            StoreErrorKind::Other => rocket_error::Error::internal(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod contract_tests {
+    use super::*;
+    use rocket_error::ErrorCode;
+
+    #[test]
+    fn store_errors_map_to_contract_codes() {
+        let e: rocket_error::Error = StoreError::new(StoreErrorKind::UniqueViolation, "dup").into();
+        assert_eq!(e.code, ErrorCode::Conflict);
+        let e: rocket_error::Error = StoreError::new(StoreErrorKind::PoolTimeout, "t").into();
+        assert_eq!((e.status(), e.retry_after), (503, Some(1)));
+    }
+}

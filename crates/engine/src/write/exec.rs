@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use chrono::Utc;
-use rocket_core::{Detail, Error, Result};
+use rocket_error::{Detail, Error, Result};
 use rocket_meta::{Access, Entity, FieldType, Registry, RelKind};
 use rocket_store::{quote_ident, Dialect, StoreError, StoreErrorKind, Tx, Value};
 

@@ -8,7 +8,7 @@ pub mod slug;
 
 use std::sync::Arc;
 
-use rocket_core::{Error, ErrorCode, Result};
+use rocket_error::{Error, ErrorCode, Result};
 use rocket_meta::{Entity, Registry, RelKind};
 use rocket_store::{quote_ident, Db, StoreErrorKind, Tx, Value};
 use serde_json::{Map, Value as Json};

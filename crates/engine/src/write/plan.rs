@@ -8,7 +8,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use rocket_core::{Detail, Error, ErrorCode, Result};
+use rocket_error::{Detail, Error, ErrorCode, Result};
 use rocket_meta::{Entity, FieldType, Registry, RelKind, Relation};
 use rocket_store::{Db, Dialect, Value};
 use serde_json::{Map, Value as Json};

@@ -1,6 +1,6 @@
 //! Slugs (semantics.md §15): slugify, free-candidate search, id-vs-slug lookup.
 
-use rocket_core::Result;
+use rocket_error::Result;
 use rocket_meta::{Entity, PkKind};
 use rocket_store::{quote_ident, Tx, Value};
 use unicode_normalization::UnicodeNormalization;

@@ -15,7 +15,7 @@ use futures_util::StreamExt;
 use headers::{ContentRange, ETag, HeaderMapExt, IfModifiedSince, IfNoneMatch, LastModified};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use rocket_apps::AppContext;
-use rocket_core::{Error, ErrorCode};
+use rocket_error::{Error, ErrorCode};
 use rocket_storage::{object_key, sanitize_filename, PutError};
 use rocket_store::{format_timestamp, Row, Value as Sql};
 use serde_json::{json, Value};

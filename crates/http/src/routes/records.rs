@@ -6,9 +6,9 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use rocket_apps::AppContext;
-use rocket_core::{Error, ErrorCode};
 use rocket_engine::perm::Caller;
 use rocket_engine::{read, write};
+use rocket_error::{Error, ErrorCode};
 use rocket_meta::{Entity, Registry};
 use serde_json::{json, Value};
 

@@ -1,4 +1,3 @@
-use rocket_store::{StoreError, StoreErrorKind};
 use serde::Serialize;
 
 /// The contract's error codes (http-api.md §5) plus our overload codes.
@@ -173,30 +172,6 @@ impl std::fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// Default mapping of storage failures; callers that know better (e.g. which
-/// field a unique index guards) map before this.
-impl From<StoreError> for Error {
-    fn from(e: StoreError) -> Self {
-        match e.kind {
-            StoreErrorKind::UniqueViolation => Error::conflict("A record with this value already exists"),
-            StoreErrorKind::PoolTimeout => Error::overloaded("Database is busy, retry shortly"),
-            StoreErrorKind::InvalidValue => Error::validation_details(vec![Detail {
-                field: e.constraint.clone(),
-                rule: Some("type".into()),
-                message: e.message.clone(),
-            }]),
-            StoreErrorKind::NotNull => Error::validation_details(vec![Detail {
-                field: e.constraint.clone(),
-                rule: Some("required".into()),
-                message: e.message.clone(),
-            }]),
-            StoreErrorKind::Closed => Error::overloaded("Database is unavailable"),
-            StoreErrorKind::AlreadyExists => Error::conflict(e.message),
-            StoreErrorKind::Other => Error::internal(e),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,13 +186,5 @@ mod tests {
         let e = Error::validation_details(vec![Detail::new("qty", "min", "qty must be at least 1")]);
         assert_eq!(e.body()["error"]["details"][0]["field"], "qty");
         assert_eq!(e.status(), 422);
-    }
-
-    #[test]
-    fn store_errors_map_to_contract_codes() {
-        let e: Error = StoreError::new(StoreErrorKind::UniqueViolation, "dup").into();
-        assert_eq!(e.code, ErrorCode::Conflict);
-        let e: Error = StoreError::new(StoreErrorKind::PoolTimeout, "t").into();
-        assert_eq!((e.status(), e.retry_after), (503, Some(1)));
     }
 }
