@@ -62,7 +62,7 @@ impl Row {
             Value::Bool(b) => Some(b.to_string()),
             Value::Timestamp(t) => Some(crate::format_timestamp(t)),
             Value::Date(d) => Some(d.to_string()),
-            Value::Json(j) => Some(j.to_string()),
+            Value::Json(j) | Value::Document(j) => Some(j.to_string()),
             Value::TextList(l) => Some(serde_json::json!(l).to_string()),
             Value::List(_) | Value::Null => None,
         }
@@ -104,7 +104,7 @@ impl Row {
     /// JSON column: JSONB on PostgreSQL, JSON text on SQLite.
     pub fn json(&self, name: &str) -> serde_json::Value {
         match self.value(name) {
-            Value::Json(j) => j.clone(),
+            Value::Json(j) | Value::Document(j) => j.clone(),
             Value::Text(s) => serde_json::from_str(s).unwrap_or(serde_json::Value::String(s.clone())),
             Value::TextList(l) => serde_json::json!(l),
             Value::Null => serde_json::Value::Null,
@@ -117,7 +117,7 @@ impl Row {
         match self.value(name) {
             Value::TextList(l) => l.clone(),
             Value::Text(s) => serde_json::from_str(s).unwrap_or_default(),
-            Value::Json(j) => serde_json::from_value(j.clone()).unwrap_or_default(),
+            Value::Json(j) | Value::Document(j) => serde_json::from_value(j.clone()).unwrap_or_default(),
             _ => Vec::new(),
         }
     }

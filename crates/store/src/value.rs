@@ -19,6 +19,9 @@ pub enum Value {
     Float(f64),
     Text(String),
     Json(serde_json::Value),
+    /// A whole JSON document for a `json` column: JSONB on PostgreSQL, JSON
+    /// text on SQLite (where `Json` binds scalars as bare SQL values).
+    Document(serde_json::Value),
     Uuid(Uuid),
     Timestamp(DateTime<Utc>),
     Date(NaiveDate),
@@ -206,6 +209,10 @@ impl ToSql for Value {
             Value::Int(i) => int_to_sql(*i, ty, out, self),
             Value::Float(f) => float_to_sql(*f, ty, out, self),
             Value::Text(s) => text_to_sql(s, ty, out, self),
+            Value::Document(j) => match *ty {
+                Type::JSON | Type::JSONB => j.to_sql(ty, out),
+                _ => j.to_string().to_sql(ty, out),
+            },
             Value::Json(j) => match *ty {
                 Type::JSON | Type::JSONB => j.to_sql(ty, out),
                 Type::TEXT_ARRAY => {
@@ -296,6 +303,7 @@ impl rusqlite::ToSql for Value {
                 serde_json::Value::Null => ToSqlOutput::Owned(Sv::Null),
                 other => ToSqlOutput::Owned(Sv::Text(other.to_string())),
             },
+            Value::Document(j) => ToSqlOutput::Owned(Sv::Text(j.to_string())),
             Value::Uuid(u) => ToSqlOutput::Owned(Sv::Text(u.to_string())),
             Value::Timestamp(t) => ToSqlOutput::Owned(Sv::Text(sqlite_timestamp(t))),
             Value::Date(d) => ToSqlOutput::Owned(Sv::Text(d.to_string())),
@@ -315,7 +323,7 @@ fn sqlite_json_list(items: &[Value]) -> String {
             Value::Int(i) => serde_json::Value::from(*i),
             Value::Float(f) => serde_json::Value::from(*f),
             Value::Text(s) => serde_json::Value::String(s.clone()),
-            Value::Json(j) => j.clone(),
+            Value::Json(j) | Value::Document(j) => j.clone(),
             Value::Uuid(u) => serde_json::Value::String(u.to_string()),
             Value::Timestamp(t) => serde_json::Value::String(sqlite_timestamp(t)),
             Value::Date(d) => serde_json::Value::String(d.to_string()),
