@@ -3,6 +3,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 use rocket_config::Driver;
+use rocket_engine::effects::Effects;
 use rocket_meta::Registry;
 use rocket_store::{format_timestamp, Db};
 use serde_json::json;
@@ -24,6 +25,8 @@ pub struct AppContext {
     /// The management database when it is PostgreSQL: metadata changes are
     /// announced there (NOTIFY) so every node reloads this app.
     notify: Option<Db>,
+    /// Handlers that this app's writes hand their committed changes to.
+    pub effects: Effects,
 }
 
 impl AppContext {
@@ -52,6 +55,7 @@ impl AppContext {
             db,
             meta_lock: tokio::sync::Mutex::new(()),
             notify: None,
+            effects: Effects::none(),
         }
     }
 
@@ -62,6 +66,11 @@ impl AppContext {
 
     pub fn swap_registry(&self, next: Registry) {
         self.registry.store(Arc::new(next));
+    }
+
+    pub fn with_effects(mut self, effects: Effects) -> Self {
+        self.effects = effects;
+        self
     }
 
     pub fn with_notify(mut self, mgmt: Option<Db>) -> Self {

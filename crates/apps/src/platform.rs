@@ -1,5 +1,6 @@
 //! The control plane: management database, app registry and app lifecycle.
 
+use rocket_engine::effects::Effects;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -31,6 +32,8 @@ pub struct Platform {
     lifecycle: Mutex<()>,
     /// Stops the metadata listener on close.
     stop: tokio::sync::watch::Sender<bool>,
+    /// The side-effect handlers every app's writes hand their changes to.
+    effects: Effects,
 }
 
 /// Body of POST /api/_platform/apps.
@@ -64,6 +67,11 @@ pub fn db_name_for(app: &str) -> String {
 impl Platform {
     /// Connects the management database, bootstraps it and loads every active app.
     pub async fn start(config: Config) -> Result<Arc<Platform>> {
+        Platform::start_with_effects(config, Effects::none()).await
+    }
+
+    /// As `start`, with the effect handlers that writes hand their changes to.
+    pub async fn start_with_effects(config: Config, effects: Effects) -> Result<Arc<Platform>> {
         let config = Arc::new(config);
         let driver = config.database.driver;
         let name = connect::management_db_name(&config);
@@ -88,6 +96,7 @@ impl Platform {
         let storage = rocket_storage::Storage::from_config(&config.storage)?;
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
         let platform = Arc::new(Platform {
+            effects,
             config,
             mgmt,
             storage,
@@ -152,7 +161,8 @@ impl Platform {
                 row.timestamp("updated_at"),
                 db,
             )
-            .with_notify(notify),
+            .with_notify(notify)
+            .with_effects(self.effects.clone()),
         );
         bootstrap_app(&ctx).await?;
         Ok(ctx)

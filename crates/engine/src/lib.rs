@@ -2,16 +2,10 @@
 //! write pipelines over the registry snapshot.
 
 pub mod convert;
-pub mod logic;
-pub mod logic_admin;
+pub mod effects;
 pub mod migrate;
-pub mod openapi;
 pub mod perm;
-pub mod policy_admin;
 pub mod query;
 pub mod read;
 pub mod rules;
-pub mod schema_admin;
-pub mod transfer;
-pub mod ui_configs;
 pub mod write;

@@ -4,7 +4,8 @@
 
 use chrono::Utc;
 use rocket_error::{Detail, Error, Result};
-use rocket_meta::logic::{EntityLogic, RuleKind};
+use rocket_meta::actions::{Action, SetValue};
+use rocket_meta::logic::{EntityLogic, Machine, RuleKind, Transition};
 use rocket_meta::Entity;
 use rocket_store::{format_timestamp, Dialect};
 use serde_json::{json, Map, Value as Json};
@@ -113,7 +114,7 @@ fn check_rules(
 }
 
 /// Runs rules, computed fields and state machines on a top-level write and
-/// folds the resulting values back into the plan.
+/// folds the resulting values back into the plan (semantics.md §4.1 steps 5-6).
 pub fn before_write(
     logic: Option<&EntityLogic>,
     entity: &Entity,
@@ -127,11 +128,48 @@ pub fn before_write(
         return Ok(());
     }
     let empty = Map::new();
-    let old_map = old.unwrap_or(&empty);
-    let action = if old.is_some() { "update" } else { "create" };
-    // `record` holds the payload's fields, typed (semantics.md §4.2).
-    let mut record: Map<String, Json> = plan
-        .values
+    let cx = Cx {
+        old,
+        old_map: old.unwrap_or(&empty),
+        action: if old.is_some() { "update" } else { "create" },
+        caller,
+    };
+    let mut record = payload_record(entity, plan);
+    let mut touched: Vec<String> = Vec::new();
+    let details = check_rules(logic, "before_write", &cx.vars(&record), &record);
+    if !details.is_empty() {
+        return Err(Error::validation_details(details));
+    }
+    computed_fields(logic, &cx, &mut record, &mut touched)?;
+    let mut details = Vec::new();
+    for m in &logic.machines {
+        if let Some(t) = accepted_transition(m, &cx, &record, &mut details)? {
+            apply_actions(&t.actions, &mut record, &mut touched);
+        }
+    }
+    if !details.is_empty() {
+        return Err(Error::validation_details(details));
+    }
+    fold_back(entity, plan, &record, touched, dialect)
+}
+
+/// What every stage of `before_write` evaluates against.
+struct Cx<'a> {
+    old: Option<&'a Map<String, Json>>,
+    old_map: &'a Map<String, Json>,
+    action: &'a str,
+    caller: &'a Caller,
+}
+
+impl Cx<'_> {
+    fn vars(&self, record: &Map<String, Json>) -> Map<String, Json> {
+        vars(record, self.old_map, self.action, self.caller)
+    }
+}
+
+/// `record` holds the payload's fields, typed (semantics.md §4.2).
+fn payload_record(entity: &Entity, plan: &RowPlan) -> Map<String, Json> {
+    plan.values
         .iter()
         .map(|(i, v)| {
             (
@@ -139,18 +177,15 @@ pub fn before_write(
                 to_json(v.clone(), entity.fields[*i].ty),
             )
         })
-        .collect();
-    let mut touched: Vec<String> = Vec::new();
+        .collect()
+}
 
-    let details = check_rules(
-        logic,
-        "before_write",
-        &vars(&record, old_map, action, caller),
-        &record,
-    );
-    if !details.is_empty() {
-        return Err(Error::validation_details(details));
-    }
+fn computed_fields(
+    logic: &EntityLogic,
+    cx: &Cx<'_>,
+    record: &mut Map<String, Json>,
+    touched: &mut Vec<String>,
+) -> Result<()> {
     let mut details = Vec::new();
     for r in logic
         .rules
@@ -158,7 +193,7 @@ pub fn before_write(
         .filter(|r| r.hook == "before_write" && r.kind == RuleKind::Computed)
     {
         let Some(e) = &r.expr else { continue };
-        match e.eval(&vars(&record, old_map, action, caller)) {
+        match e.eval(&cx.vars(record)) {
             Ok(v) => {
                 record.insert(r.field.clone(), v);
                 touched.push(r.field.clone());
@@ -166,105 +201,121 @@ pub fn before_write(
             Err(err) => details.push(Detail::new(&r.field, "computed", err.to_string())),
         }
     }
-    if !details.is_empty() {
-        return Err(Error::validation_details(details));
+    if details.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::validation_details(details))
     }
+}
 
-    for m in &logic.machines {
-        let Some(to_v) = record.get(&m.field).cloned() else {
-            continue;
-        };
-        let to = json_string(&to_v);
-        if old.is_none() {
-            if !m.initial.is_empty() && to != m.initial {
-                details.push(Detail::new(
-                    &m.field,
-                    "state_machine",
-                    format!("Initial state must be '{}', got '{to}'", m.initial),
-                ));
-            }
-            continue;
-        }
-        let from = old_map.get(&m.field).map(json_string).unwrap_or_default();
-        if from == to {
-            continue;
-        }
-        let Some(t) = m
-            .transitions
-            .iter()
-            .find(|t| t.to == to && t.from.contains(&from))
-        else {
+/// The transition of machine `m` this write makes, if it makes one and it is
+/// allowed; violations go to `details`, a missing role is a 403 at once.
+fn accepted_transition<'m>(
+    m: &'m Machine,
+    cx: &Cx<'_>,
+    record: &Map<String, Json>,
+    details: &mut Vec<Detail>,
+) -> Result<Option<&'m Transition>> {
+    let Some(to_v) = record.get(&m.field) else {
+        return Ok(None);
+    };
+    let to = json_string(to_v);
+    if cx.old.is_none() {
+        if !m.initial.is_empty() && to != m.initial {
             details.push(Detail::new(
                 &m.field,
                 "state_machine",
-                format!("Invalid transition from '{from}' to '{to}'"),
+                format!("Initial state must be '{}', got '{to}'", m.initial),
             ));
-            continue;
-        };
-        if !t.roles.is_empty()
-            && !caller.is_admin()
-            && !t
-                .roles
-                .iter()
-                .any(|r| caller.roles.iter().any(|c| c.eq_ignore_ascii_case(r)))
-        {
-            return Err(Error::forbidden(format!(
-                "Transition from '{from}' to '{to}' requires one of the roles: {}",
-                t.roles.join(", ")
-            )));
         }
-        match &t.guard {
-            None => {}
-            Some(Err(e)) => {
-                details.push(Detail::new(
-                    &m.field,
-                    "state_machine",
-                    format!("Guard evaluation error: {e}"),
-                ));
-                continue;
-            }
-            Some(Ok(g)) => match g.eval_bool(&vars(&record, old_map, "update", caller)) {
-                Ok(true) => {}
-                Ok(false) => {
-                    details.push(Detail::new(
-                        &m.field,
-                        "state_machine",
-                        format!("Transition from '{from}' to '{to}' blocked by guard"),
-                    ));
-                    continue;
-                }
-                Err(e) => {
-                    details.push(Detail::new(
-                        &m.field,
-                        "state_machine",
-                        format!("Guard evaluation error: {e}"),
-                    ));
-                    continue;
-                }
-            },
+        return Ok(None);
+    }
+    let from = cx.old_map.get(&m.field).map(json_string).unwrap_or_default();
+    if from == to {
+        return Ok(None);
+    }
+    let Some(t) = m
+        .transitions
+        .iter()
+        .find(|t| t.to == to && t.from.contains(&from))
+    else {
+        details.push(Detail::new(
+            &m.field,
+            "state_machine",
+            format!("Invalid transition from '{from}' to '{to}'"),
+        ));
+        return Ok(None);
+    };
+    let caller = cx.caller;
+    if !t.roles.is_empty()
+        && !caller.is_admin()
+        && !t
+            .roles
+            .iter()
+            .any(|r| caller.roles.iter().any(|c| c.eq_ignore_ascii_case(r)))
+    {
+        return Err(Error::forbidden(format!(
+            "Transition from '{from}' to '{to}' requires one of the roles: {}",
+            t.roles.join(", ")
+        )));
+    }
+    let guard = match &t.guard {
+        None => Ok(true),
+        Some(Err(e)) => Err(e.clone()),
+        Some(Ok(g)) => g
+            .eval_bool(&vars(record, cx.old_map, "update", caller))
+            .map_err(|e| e.to_string()),
+    };
+    match guard {
+        Ok(true) => Ok(Some(t)),
+        Ok(false) => {
+            details.push(Detail::new(
+                &m.field,
+                "state_machine",
+                format!("Transition from '{from}' to '{to}' blocked by guard"),
+            ));
+            Ok(None)
         }
-        for a in &t.actions {
-            if a.get("type").and_then(Json::as_str) == Some("set_field") {
-                let Some(f) = a.get("field").and_then(Json::as_str) else {
-                    continue;
-                };
-                let v = match a.get("value") {
-                    Some(Json::String(s)) if s == "now" => json!(format_timestamp(&Utc::now())),
-                    Some(v) => v.clone(),
-                    None => Json::Null,
-                };
-                record.insert(f.to_string(), v);
-                touched.push(f.to_string());
-            } else {
-                // webhook / create_record / send_event run with the queue work.
-                tracing::debug!(action = ?a.get("type"), "transition action recorded, not executed");
-            }
+        Err(e) => {
+            details.push(Detail::new(
+                &m.field,
+                "state_machine",
+                format!("Guard evaluation error: {e}"),
+            ));
+            Ok(None)
         }
     }
-    if !details.is_empty() {
-        return Err(Error::validation_details(details));
-    }
+}
 
+/// Runs a transition's in-record actions; the others (webhook,
+/// create_record, send_event) belong to runtimes behind the effect seam.
+fn apply_actions(actions: &[Action], record: &mut Map<String, Json>, touched: &mut Vec<String>) {
+    for a in actions {
+        match a {
+            Action::SetField { field, value, .. } => {
+                if field.is_empty() {
+                    continue;
+                }
+                let v = match value {
+                    SetValue::Now => json!(format_timestamp(&Utc::now())),
+                    SetValue::Value(v) => v.clone(),
+                };
+                record.insert(field.clone(), v);
+                touched.push(field.clone());
+            }
+            other => tracing::debug!(action = ?other, "transition action not executed in the write"),
+        }
+    }
+}
+
+/// Writes the values that rules and actions set back into the plan.
+fn fold_back(
+    entity: &Entity,
+    plan: &mut RowPlan,
+    record: &Map<String, Json>,
+    touched: Vec<String>,
+    dialect: Dialect,
+) -> Result<()> {
     for name in touched {
         let (Some(i), Some(v)) = (entity.field_index(&name), record.get(&name)) else {
             continue;

@@ -7,7 +7,7 @@
 //! Compile once with [`Expr::compile`] when metadata changes; evaluate many
 //! times with [`Expr::eval`] / [`Expr::eval_bool`] against borrowed JSON
 //! variables ([`Vars`]). The semantics (null safety, coercions, dates) are
-//! recorded in `docs/decisions/008-expression-language.md`.
+//! recorded in `docs/decisions/012-expression-language.md`.
 //!
 //! This crate owns parsing and evaluation only. It must not know about
 //! entities, stores or HTTP, and it is safe by construction: no loops, no

@@ -1,5 +1,5 @@
 //! Runtime values and the operators' semantics (see
-//! docs/decisions/008-expression-language.md).
+//! docs/decisions/012-expression-language.md).
 //!
 //! Strings, arrays and objects borrow from the caller's JSON or from the
 //! compiled expression; only values an operator produces (a concatenation, a

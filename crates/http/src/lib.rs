@@ -53,7 +53,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/refresh", post(routes::app_auth::refresh))
         .route("/auth/logout", post(routes::app_auth::logout))
         .route("/auth/accept-invite", post(routes::admin_access::accept_invite));
-    use rocket_engine::logic_admin::Kind;
+    use rocket_admin::logic::Kind;
     use routes::admin_access as aa;
     use routes::admin_schema as sa;
     let admin = Router::new()

@@ -3,13 +3,17 @@
 //! A snapshot is immutable; admin changes build a new one and swap it in, so a
 //! request holds one `Arc<Registry>` from start to end.
 
+pub mod actions;
 mod load;
 pub mod logic;
+pub mod logic_check;
 pub mod model;
 pub mod permissions;
 mod registry;
 pub mod types;
 mod validate;
+pub mod webhooks;
+pub mod workflows;
 
 pub use load::load_registry;
 pub use model::{parse_def, EntityDef, FieldDef, PrimaryKey, RelationDef, SlugConfig};

@@ -1,14 +1,16 @@
 use rocket_error::Result;
 use rocket_store::Db;
 
-use crate::logic::{compile_machine, compile_rule};
+use crate::logic::{compile_machine, compile_rule, Compiled};
 use crate::model::{parse_def, EntityDef, RelationDef};
 use crate::permissions::{Condition, Policy};
 use crate::registry::Registry;
+use crate::webhooks::compile_webhook;
+use crate::workflows::compile_workflow;
 
 /// Reads every entity and relation of an app and compiles a snapshot.
 pub async fn load_registry(db: &Db) -> Result<Registry> {
-    let (ents, rels, perms, rules, machines) = {
+    let (ents, rels, perms, rules, machines, webhooks, workflows) = {
         let mut r = db
             .query_many(&[
                 ("SELECT name, definition FROM _entities ORDER BY name", &[]),
@@ -16,11 +18,13 @@ pub async fn load_registry(db: &Db) -> Result<Registry> {
                 ("SELECT id, entity, action, roles, conditions FROM _permissions ORDER BY created_at, id", &[]),
                 ("SELECT id, entity, hook, type, definition, priority, active FROM _rules ORDER BY priority, created_at", &[]),
                 ("SELECT id, entity, field, definition, active FROM _state_machines ORDER BY created_at", &[]),
+                ("SELECT id, entity, hook, url, method, headers, condition, async, retry, active FROM _webhooks ORDER BY created_at", &[]),
+                ("SELECT id, name, trigger, context, steps, active FROM _workflows ORDER BY name", &[]),
             ])
             .await?
             .into_iter();
         let mut next = || r.next().unwrap_or_default();
-        (next(), next(), next(), next(), next())
+        (next(), next(), next(), next(), next(), next(), next())
     };
     let rules = rules
         .into_iter()
@@ -45,6 +49,36 @@ pub async fn load_registry(db: &Db) -> Result<Registry> {
                 row.string("entity"),
                 row.string("field"),
                 &normalized_json(row.json("definition")),
+            )
+        })
+        .collect();
+    let webhooks = webhooks
+        .into_iter()
+        .filter(|row| row.bool("active").unwrap_or(false))
+        .filter_map(|row| {
+            compile_webhook(
+                row.string("id"),
+                row.string("entity"),
+                &row.string("hook"),
+                row.string("url"),
+                row.string("method"),
+                &normalized_json(row.json("headers")),
+                &row.string("condition"),
+                row.bool("async").unwrap_or(true),
+                &normalized_json(row.json("retry")),
+            )
+        })
+        .collect();
+    let workflows = workflows
+        .into_iter()
+        .filter(|row| row.bool("active").unwrap_or(false))
+        .filter_map(|row| {
+            compile_workflow(
+                row.string("id"),
+                row.string("name"),
+                &normalized_json(row.json("trigger")),
+                &normalized_json(row.json("context")),
+                &normalized_json(row.json("steps")),
             )
         })
         .collect();
@@ -88,7 +122,12 @@ pub async fn load_registry(db: &Db) -> Result<Registry> {
     }
     Ok(Registry::build(db.dialect(), entities, relations)
         .with_policies(policies)
-        .with_logic(rules, machines))
+        .with_logic(Compiled {
+            rules,
+            machines,
+            webhooks,
+            workflows,
+        }))
 }
 
 /// JSON columns may hold a JSON-encoded string (imports from other backends).

@@ -4,6 +4,10 @@
 use std::sync::Arc;
 
 use rocket_expr::Expr;
+
+use crate::actions::Action;
+use crate::webhooks::Webhook;
+use crate::workflows::Workflow;
 use serde_json::Value as Json;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +41,7 @@ pub struct Transition {
     pub roles: Vec<String>,
     /// A stored guard that no longer compiles blocks the transition.
     pub guard: Option<Result<Expr, String>>,
-    pub actions: Vec<Json>,
+    pub actions: Vec<Action>,
 }
 
 #[derive(Debug)]
@@ -125,11 +129,7 @@ pub fn compile_machine(id: String, entity: String, field: String, def: &Json) ->
                 .and_then(Json::as_str)
                 .filter(|g| !g.trim().is_empty())
                 .map(|g| Expr::compile(g).map_err(|e| e.to_string())),
-            actions: t
-                .get("actions")
-                .and_then(Json::as_array)
-                .cloned()
-                .unwrap_or_default(),
+            actions: Action::compile_list(t.get("actions")),
         })
         .collect();
     Machine {
@@ -151,4 +151,49 @@ pub struct EntityLogic {
     /// Active rules by priority (field, expression and computed together).
     pub rules: Vec<Arc<Rule>>,
     pub machines: Vec<Arc<Machine>>,
+    /// Active webhooks on this entity.
+    pub webhooks: Vec<Arc<Webhook>>,
+    /// Active workflows whose trigger names this entity.
+    pub workflows: Vec<Arc<Workflow>>,
+}
+
+/// Everything compiled from an app's logic tables.
+#[derive(Debug, Default)]
+pub struct Compiled {
+    pub rules: Vec<Rule>,
+    pub machines: Vec<Machine>,
+    pub webhooks: Vec<Webhook>,
+    pub workflows: Vec<Workflow>,
+}
+
+impl Compiled {
+    /// Groups by entity; rules by priority.
+    pub fn by_entity(self) -> std::collections::HashMap<String, EntityLogic> {
+        let mut out: std::collections::HashMap<String, EntityLogic> = Default::default();
+        for r in self.rules {
+            out.entry(r.entity.clone()).or_default().rules.push(Arc::new(r));
+        }
+        for m in self.machines {
+            out.entry(m.entity.clone())
+                .or_default()
+                .machines
+                .push(Arc::new(m));
+        }
+        for w in self.webhooks {
+            out.entry(w.entity.clone())
+                .or_default()
+                .webhooks
+                .push(Arc::new(w));
+        }
+        for w in self.workflows {
+            out.entry(w.trigger.entity.clone())
+                .or_default()
+                .workflows
+                .push(Arc::new(w));
+        }
+        for l in out.values_mut() {
+            l.rules.sort_by_key(|r| r.priority);
+        }
+        out
+    }
 }

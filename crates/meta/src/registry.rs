@@ -225,28 +225,8 @@ impl Registry {
         self
     }
 
-    pub fn with_logic(
-        mut self,
-        rules: Vec<crate::logic::Rule>,
-        machines: Vec<crate::logic::Machine>,
-    ) -> Registry {
-        for r in rules {
-            self.logic
-                .entry(r.entity.clone())
-                .or_default()
-                .rules
-                .push(Arc::new(r));
-        }
-        for m in machines {
-            self.logic
-                .entry(m.entity.clone())
-                .or_default()
-                .machines
-                .push(Arc::new(m));
-        }
-        for l in self.logic.values_mut() {
-            l.rules.sort_by_key(|r| r.priority);
-        }
+    pub fn with_logic(mut self, compiled: crate::logic::Compiled) -> Registry {
+        self.logic = compiled.by_entity();
         self
     }
 

@@ -17,6 +17,7 @@ pub use exec::{delete_by_key, now_for};
 pub use plan::{Limits, Mode, RelPlan, RowPlan};
 
 use crate::convert::{json_string, row_to_object};
+use crate::effects::{Action, Change, Effects};
 use crate::perm::{self, Caller};
 use crate::read::{not_found, pk_value, Record};
 use exec::{exec_children, insert_row, key_of, update_row, ExecCtx};
@@ -142,14 +143,44 @@ fn parse_body(raw: &[u8]) -> Result<Json> {
     serde_json::from_slice(raw).map_err(|_| Error::invalid_json())
 }
 
+/// Who writes and what happens around the write; the same for every write
+/// of a request.
+pub struct WriteCx<'a> {
+    pub app: &'a str,
+    pub caller: &'a Caller,
+    pub limits: Limits,
+    pub effects: &'a Effects,
+}
+
+impl WriteCx<'_> {
+    fn change<'c>(
+        &'c self,
+        entity: &'c Entity,
+        action: Action,
+        fields: &'c Record,
+        row: Option<&'c Record>,
+        old: Option<&'c Record>,
+    ) -> Change<'c> {
+        Change {
+            app: self.app,
+            entity,
+            action,
+            fields,
+            row,
+            old,
+            user: self.caller,
+        }
+    }
+}
+
 pub async fn create(
     db: &Db,
     reg: &Registry,
     entity: &Arc<Entity>,
     body: &[u8],
-    limits: Limits,
-    caller: &Caller,
+    wcx: &WriteCx<'_>,
 ) -> Result<Record> {
+    let (caller, limits) = (wcx.caller, wcx.limits);
     perm::access(reg, &entity.name, "create", caller)?;
     let body = parse_body(body)?;
     let mut plan = plan::plan(reg, db, entity, body, true, limits).await?;
@@ -167,7 +198,10 @@ pub async fn create(
         .await?
         .ok_or_else(|| Error::internal("insert returned no row"))?;
     exec_children(&mut tx, &plan, &row, &cx).await?;
+    let change = wcx.change(entity, Action::Create, &plan.record, Some(&row), None);
+    wcx.effects.before_commit(&mut tx, &change).await?;
     tx.commit().await?;
+    wcx.effects.after_commit(&change).await;
     Ok(row)
 }
 
@@ -180,9 +214,9 @@ pub async fn update(
     entity: &Arc<Entity>,
     id: &str,
     body: &[u8],
-    limits: Limits,
-    caller: &Caller,
+    wcx: &WriteCx<'_>,
 ) -> Result<Record> {
+    let (caller, limits) = (wcx.caller, wcx.limits);
     let access = perm::access(reg, &entity.name, "update", caller);
     let before = crate::read::find(db, entity, id)
         .await?
@@ -210,7 +244,10 @@ pub async fn update(
         .await?
         .ok_or_else(|| not_found(entity, id))?;
     exec_children(&mut tx, &plan, &row, &cx).await?;
+    let change = wcx.change(entity, Action::Update, &plan.record, Some(&row), Some(&current));
+    wcx.effects.before_commit(&mut tx, &change).await?;
     tx.commit().await?;
+    wcx.effects.after_commit(&change).await;
     Ok(row)
 }
 
@@ -310,8 +347,9 @@ pub async fn delete(
     reg: &Registry,
     entity: &Entity,
     id: &str,
-    caller: &Caller,
+    wcx: &WriteCx<'_>,
 ) -> Result<Map<String, Json>> {
+    let caller = wcx.caller;
     let access = perm::access(reg, &entity.name, "delete", caller);
     let mut tx = db.begin().await?;
     let current = load_current(&mut tx, entity, id)
@@ -325,7 +363,10 @@ pub async fn delete(
     if delete_by_key(&mut tx, entity, &key).await? == 0 {
         return Err(not_found(entity, id));
     }
+    let change = wcx.change(entity, Action::Delete, &current, None, None);
+    wcx.effects.before_commit(&mut tx, &change).await?;
     tx.commit().await?;
+    wcx.effects.after_commit(&change).await;
     let mut out = Map::new();
     out.insert("id".into(), Json::String(id.to_string()));
     Ok(out)

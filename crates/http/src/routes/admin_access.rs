@@ -6,8 +6,8 @@ use std::sync::Arc;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
+use rocket_admin::access as policy_admin;
 use rocket_apps::{invites, users, AppContext};
-use rocket_engine::policy_admin;
 use serde_json::{json, Value};
 
 use crate::error::ApiResult;
@@ -61,9 +61,7 @@ pub async fn create_permission(
     Extension(app): App,
     JsonBody(b): JsonBody<policy_admin::PolicyBody>,
 ) -> ApiResult<Created> {
-    let _g = app.meta_lock.lock().await;
-    let out = policy_admin::create(&app.db, b).await?;
-    app.changed().await?;
+    let out = policy_admin::create(&app, b).await?;
     Ok((StatusCode::CREATED, data(out)))
 }
 pub async fn update_permission(
@@ -71,18 +69,14 @@ pub async fn update_permission(
     Path((_, id)): Path<(String, String)>,
     JsonBody(b): JsonBody<policy_admin::PolicyBody>,
 ) -> ApiResult<Json<Value>> {
-    let _g = app.meta_lock.lock().await;
-    let out = policy_admin::update(&app.db, &id, b).await?;
-    app.changed().await?;
+    let out = policy_admin::update(&app, &id, b).await?;
     Ok(data(out))
 }
 pub async fn delete_permission(
     Extension(app): App,
     Path((_, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let _g = app.meta_lock.lock().await;
-    policy_admin::delete(&app.db, &id).await?;
-    app.changed().await?;
+    policy_admin::delete(&app, &id).await?;
     Ok(deleted(id))
 }
 

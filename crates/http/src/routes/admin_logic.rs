@@ -7,8 +7,8 @@ use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::routing::{get, MethodRouter};
 use axum::{Extension, Json};
+use rocket_admin::logic::{self as la, Kind};
 use rocket_apps::AppContext;
-use rocket_engine::logic_admin::{self as la, Kind};
 use serde_json::{json, Value};
 
 use crate::error::ApiResult;
@@ -26,23 +26,17 @@ async fn get_one(kind: Kind, app: Arc<AppContext>, id: String) -> ApiResult<Json
 }
 
 async fn create(kind: Kind, app: Arc<AppContext>, body: Value) -> ApiResult<(StatusCode, Json<Value>)> {
-    let _g = app.meta_lock.lock().await;
-    let out = la::create(&app.db, &app.registry(), kind, &body).await?;
-    app.changed().await?;
+    let out = la::create(&app, kind, &body).await?;
     Ok((StatusCode::CREATED, Json(json!({"data": out}))))
 }
 
 async fn update(kind: Kind, app: Arc<AppContext>, id: String, body: Value) -> ApiResult<Json<Value>> {
-    let _g = app.meta_lock.lock().await;
-    let out = la::update(&app.db, &app.registry(), kind, &id, &body).await?;
-    app.changed().await?;
+    let out = la::update(&app, kind, &id, &body).await?;
     Ok(Json(json!({"data": out})))
 }
 
 async fn delete(kind: Kind, app: Arc<AppContext>, id: String) -> ApiResult<Json<Value>> {
-    let _g = app.meta_lock.lock().await;
-    la::delete(&app.db, kind, &id).await?;
-    app.changed().await?;
+    la::delete(&app, kind, &id).await?;
     Ok(Json(json!({"data": {"id": id, "deleted": true}})))
 }
 

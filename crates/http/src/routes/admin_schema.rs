@@ -1,13 +1,13 @@
-//! `/api/:app/_admin/entities` and `/_admin/relations`: each mutation runs
-//! under the app's metadata lock and reloads the registry before answering.
+//! `/api/:app/_admin/entities` and `/_admin/relations`; the admin crate runs
+//! each mutation through the metadata change sequence.
 
 use std::sync::Arc;
 
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
+use rocket_admin::schema as sa;
 use rocket_apps::AppContext;
-use rocket_engine::schema_admin as sa;
 use serde_json::{json, Value};
 
 use crate::error::ApiResult;
@@ -30,9 +30,7 @@ pub async fn create_entity(
     Extension(app): App,
     JsonBody(b): JsonBody<Value>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let _g = app.meta_lock.lock().await;
-    let out = sa::create_entity(&app.db, &app.registry(), &b).await?;
-    app.changed().await?;
+    let out = sa::create_entity(&app, &b).await?;
     Ok((StatusCode::CREATED, Json(json!({"data": out}))))
 }
 
@@ -41,9 +39,7 @@ pub async fn update_entity(
     Path((_, name)): Path<(String, String)>,
     JsonBody(b): JsonBody<Value>,
 ) -> ApiResult<Json<Value>> {
-    let _g = app.meta_lock.lock().await;
-    let out = sa::update_entity(&app.db, &app.registry(), &name, &b).await?;
-    app.changed().await?;
+    let out = sa::update_entity(&app, &name, &b).await?;
     Ok(Json(json!({"data": out})))
 }
 
@@ -51,9 +47,7 @@ pub async fn delete_entity(
     Extension(app): App,
     Path((_, name)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let _g = app.meta_lock.lock().await;
-    sa::delete_entity(&app.db, &name).await?;
-    app.changed().await?;
+    sa::delete_entity(&app, &name).await?;
     Ok(Json(json!({"data": {"name": name, "deleted": true}})))
 }
 
@@ -72,9 +66,7 @@ pub async fn create_relation(
     Extension(app): App,
     JsonBody(b): JsonBody<Value>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let _g = app.meta_lock.lock().await;
-    let out = sa::create_relation(&app.db, &app.registry(), &b).await?;
-    app.changed().await?;
+    let out = sa::create_relation(&app, &b).await?;
     Ok((StatusCode::CREATED, Json(json!({"data": out}))))
 }
 
@@ -83,9 +75,7 @@ pub async fn update_relation(
     Path((_, name)): Path<(String, String)>,
     JsonBody(b): JsonBody<Value>,
 ) -> ApiResult<Json<Value>> {
-    let _g = app.meta_lock.lock().await;
-    let out = sa::update_relation(&app.db, &app.registry(), &name, &b).await?;
-    app.changed().await?;
+    let out = sa::update_relation(&app, &name, &b).await?;
     Ok(Json(json!({"data": out})))
 }
 
@@ -93,8 +83,6 @@ pub async fn delete_relation(
     Extension(app): App,
     Path((_, name)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let _g = app.meta_lock.lock().await;
-    sa::delete_relation(&app.db, &name).await?;
-    app.changed().await?;
+    sa::delete_relation(&app, &name).await?;
     Ok(Json(json!({"data": {"name": name, "deleted": true}})))
 }

@@ -8,9 +8,9 @@ use rocket_apps::AppContext;
 use serde_json::Value;
 
 pub async fn app(Extension(app): Extension<Arc<AppContext>>) -> Json<Value> {
-    Json(rocket_engine::openapi::app_document(&app.name, &app.registry()))
+    Json(rocket_admin::openapi::app_document(&app.name, &app.registry()))
 }
 
 pub async fn platform() -> Json<Value> {
-    Json(rocket_engine::openapi::platform_document())
+    Json(rocket_admin::openapi::platform_document())
 }

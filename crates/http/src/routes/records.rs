@@ -67,6 +67,15 @@ fn limits(s: &AppState) -> write::Limits {
     }
 }
 
+fn write_cx<'a>(app: &'a AppContext, caller: &'a Caller, limits: write::Limits) -> write::WriteCx<'a> {
+    write::WriteCx {
+        app: &app.name,
+        caller,
+        limits,
+        effects: &app.effects,
+    }
+}
+
 pub async fn create(
     State(s): State<AppState>,
     Extension(app): App,
@@ -76,7 +85,8 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let reg = app.registry();
     let e = entity(&reg, &name)?;
-    let rec = write::create(&app.db, &reg, &e, &body, limits(&s), &caller(who)).await?;
+    let who = caller(who);
+    let rec = write::create(&app.db, &reg, &e, &body, &write_cx(&app, &who, limits(&s))).await?;
     Ok((StatusCode::CREATED, Json(json!({"data": rec}))))
 }
 
@@ -89,17 +99,20 @@ pub async fn update(
 ) -> ApiResult<Json<Value>> {
     let reg = app.registry();
     let e = entity(&reg, &name)?;
-    let rec = write::update(&app.db, &reg, &e, &id, &body, limits(&s), &caller(who)).await?;
+    let who = caller(who);
+    let rec = write::update(&app.db, &reg, &e, &id, &body, &write_cx(&app, &who, limits(&s))).await?;
     Ok(Json(json!({"data": rec})))
 }
 
 pub async fn delete(
+    State(s): State<AppState>,
     Extension(app): App,
     who: Principal,
     Path((_, name, id)): Path<(String, String, String)>,
 ) -> ApiResult<Json<Value>> {
     let reg = app.registry();
     let e = entity(&reg, &name)?;
-    let out = write::delete(&app.db, &reg, &e, &id, &caller(who)).await?;
+    let who = caller(who);
+    let out = write::delete(&app.db, &reg, &e, &id, &write_cx(&app, &who, limits(&s))).await?;
     Ok(Json(json!({"data": out})))
 }

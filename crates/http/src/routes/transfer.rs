@@ -11,7 +11,7 @@ use crate::extract::JsonBody;
 
 pub async fn export(Extension(app): Extension<Arc<AppContext>>) -> ApiResult<Json<Value>> {
     Ok(Json(
-        json!({"data": rocket_engine::transfer::export(&app.db).await?}),
+        json!({"data": rocket_admin::transfer::export(&app.db).await?}),
     ))
 }
 
@@ -20,14 +20,7 @@ pub async fn import(
     Extension(app): Extension<Arc<AppContext>>,
     JsonBody(doc): JsonBody<Value>,
 ) -> ApiResult<Json<Value>> {
-    let _g = app.meta_lock.lock().await;
-    let reload = || async {
-        app.reload().await?;
-        Ok(app.registry())
-    };
-    let out = rocket_engine::transfer::import(&app.db, &doc, reload).await;
-    // Whatever committed must be visible (here and on other nodes) even when a
-    // later phase failed.
-    app.changed().await?;
-    Ok(Json(json!({"data": out?})))
+    Ok(Json(
+        json!({"data": rocket_admin::transfer::import(&app, &doc).await?}),
+    ))
 }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
+use rocket_admin::ui_configs as ui;
 use rocket_apps::AppContext;
-use rocket_engine::ui_configs as ui;
 use serde_json::{json, Value};
 
 use crate::error::ApiResult;

@@ -1,13 +1,16 @@
-//! `/_admin/permissions`: whitelist policies. The caller reloads the registry
-//! after a change so the precomputed decisions are rebuilt.
+//! `/_admin/permissions`: whitelist policies. Every change rebuilds the
+//! snapshot, so the precomputed decisions are rebuilt with it.
 
 use chrono::Utc;
+use rocket_apps::AppContext;
 use rocket_error::{Error, Result};
 use rocket_meta::{parse_def, Condition};
-use rocket_store::{format_timestamp, Db, Dialect, Row, Value};
+use rocket_store::{format_timestamp, Db, Row, Value};
 use serde::Deserialize;
 use serde_json::{json, Value as Json};
 use uuid::Uuid;
+
+use crate::change::{apply, Publish};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct PolicyBody {
@@ -74,12 +77,8 @@ fn validate(b: &PolicyBody) -> Result<Vec<Condition>> {
     Ok(conditions)
 }
 
-fn stored_conditions(c: &[Condition], dialect: Dialect) -> Value {
-    let j = json!(c);
-    match dialect {
-        Dialect::Postgres => Value::Json(j),
-        Dialect::Sqlite => Value::Text(j.to_string()),
-    }
+fn stored_conditions(c: &[Condition]) -> Value {
+    Value::Document(json!(c))
 }
 
 fn nf(id: &str) -> Error {
@@ -108,7 +107,12 @@ pub async fn get(db: &Db, id: &str) -> Result<Json> {
         .ok_or_else(|| nf(id))
 }
 
-pub async fn create(db: &Db, b: PolicyBody) -> Result<Json> {
+pub async fn create(app: &AppContext, b: PolicyBody) -> Result<Json> {
+    apply(app, Publish::OnSuccess, |_| insert(&app.db, b)).await
+}
+
+/// Inserts without the change sequence (import holds it already).
+pub(crate) async fn insert(db: &Db, b: PolicyBody) -> Result<Json> {
     let conditions = validate(&b)?;
     let id = Uuid::new_v4().to_string();
     db.execute(
@@ -118,7 +122,7 @@ pub async fn create(db: &Db, b: PolicyBody) -> Result<Json> {
             Value::text(&b.entity),
             Value::text(&b.action),
             Value::TextList(b.roles.clone()),
-            stored_conditions(&conditions, db.dialect()),
+            stored_conditions(&conditions),
             Value::Timestamp(Utc::now()),
         ],
     )
@@ -126,7 +130,11 @@ pub async fn create(db: &Db, b: PolicyBody) -> Result<Json> {
     Ok(response(&id, &b, &conditions))
 }
 
-pub async fn update(db: &Db, id: &str, b: PolicyBody) -> Result<Json> {
+pub async fn update(app: &AppContext, id: &str, b: PolicyBody) -> Result<Json> {
+    apply(app, Publish::OnSuccess, |_| rewrite(&app.db, id, b)).await
+}
+
+async fn rewrite(db: &Db, id: &str, b: PolicyBody) -> Result<Json> {
     let k = key(id).ok_or_else(|| nf(id))?;
     let conditions = validate(&b)?;
     let n = db
@@ -137,7 +145,7 @@ pub async fn update(db: &Db, id: &str, b: PolicyBody) -> Result<Json> {
                 Value::text(&b.entity),
                 Value::text(&b.action),
                 Value::TextList(b.roles.clone()),
-                stored_conditions(&conditions, db.dialect()),
+                stored_conditions(&conditions),
                 Value::Timestamp(Utc::now()),
             ],
         )
@@ -148,10 +156,18 @@ pub async fn update(db: &Db, id: &str, b: PolicyBody) -> Result<Json> {
     Ok(response(id, &b, &conditions))
 }
 
-pub async fn delete(db: &Db, id: &str) -> Result<()> {
-    let k = key(id).ok_or_else(|| nf(id))?;
-    if db.execute("DELETE FROM _permissions WHERE id = $1", &[k]).await? == 0 {
-        return Err(nf(id));
-    }
-    Ok(())
+pub async fn delete(app: &AppContext, id: &str) -> Result<()> {
+    apply(app, Publish::OnSuccess, |_| async move {
+        let k = key(id).ok_or_else(|| nf(id))?;
+        if app
+            .db
+            .execute("DELETE FROM _permissions WHERE id = $1", &[k])
+            .await?
+            == 0
+        {
+            return Err(nf(id));
+        }
+        Ok(())
+    })
+    .await
 }

@@ -1,7 +1,7 @@
 //! Validation of rule, state-machine and workflow documents, and expression
 //! compilation shared by the admin API and the registry.
 
-use rocket_meta::Entity;
+use crate::Entity;
 use serde_json::{json, Value as Json};
 
 pub use rocket_expr::{Expr, ExprError};

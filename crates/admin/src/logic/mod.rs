@@ -4,11 +4,14 @@
 //! at write time.
 
 use chrono::Utc;
+use rocket_apps::AppContext;
 use rocket_error::{Error, Result};
 use rocket_meta::Registry;
-use rocket_store::{format_timestamp, Db, Dialect, Row, StoreErrorKind, Tx, Value};
+use rocket_store::{format_timestamp, Db, Row, StoreErrorKind, Tx, Value};
 use serde_json::{json, Map, Value as Json};
 use uuid::Uuid;
+
+use crate::change::{apply, Publish};
 
 /// Which resource a route manages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,13 +22,15 @@ pub enum Kind {
     Webhook,
 }
 
+mod statements;
+
 impl Kind {
-    fn table(self) -> &'static str {
+    fn sql(self) -> &'static statements::Statements {
         match self {
-            Kind::Rule => "_rules",
-            Kind::StateMachine => "_state_machines",
-            Kind::Workflow => "_workflows",
-            Kind::Webhook => "_webhooks",
+            Kind::Rule => &statements::RULE,
+            Kind::StateMachine => &statements::STATE_MACHINE,
+            Kind::Workflow => &statements::WORKFLOW,
+            Kind::Webhook => &statements::WEBHOOK,
         }
     }
     fn word(self) -> &'static str {
@@ -71,14 +76,6 @@ impl Kind {
                 ("retry", Col::Json),
                 ("active", Col::Bool),
             ],
-        }
-    }
-    fn order(self) -> &'static str {
-        match self {
-            Kind::Rule => "entity, priority, created_at",
-            Kind::StateMachine => "entity, field, created_at",
-            Kind::Workflow => "name",
-            Kind::Webhook => "entity, hook, created_at",
         }
     }
 }
@@ -149,7 +146,7 @@ pub fn normalize(kind: Kind, body: &Json, reg: &Registry) -> Result<Map<String, 
             if !def.is_object() {
                 return Err(Error::validation("definition must be an object"));
             }
-            crate::logic::validate_rule(&ty, &def, reg.entity(&entity).map(|e| e.as_ref()))
+            rocket_meta::logic_check::validate_rule(&ty, &def, reg.entity(&entity).map(|e| e.as_ref()))
                 .map_err(Error::validation)?;
             let priority = b
                 .get("priority")
@@ -177,10 +174,13 @@ pub fn normalize(kind: Kind, body: &Json, reg: &Registry) -> Result<Map<String, 
             if transitions.is_empty() {
                 return Err(Error::validation("at least one transition is required"));
             }
-            crate::logic::validate_machine(&def).map_err(Error::validation)?;
+            rocket_meta::logic_check::validate_machine(&def).map_err(Error::validation)?;
             out.insert("entity".into(), json!(entity));
             out.insert("field".into(), json!(field));
-            out.insert("definition".into(), crate::logic::normalize_machine(def));
+            out.insert(
+                "definition".into(),
+                rocket_meta::logic_check::normalize_machine(def),
+            );
         }
         Kind::Workflow => {
             let name = str_of(b, "name");
@@ -205,7 +205,7 @@ pub fn normalize(kind: Kind, body: &Json, reg: &Registry) -> Result<Map<String, 
                 return Err(Error::validation("trigger entity is required"));
             }
             let steps = as_json(b.get("steps")).unwrap_or(json!([]));
-            crate::logic::validate_steps(&steps).map_err(Error::validation)?;
+            rocket_meta::logic_check::validate_steps(&steps).map_err(Error::validation)?;
             out.insert("name".into(), json!(name));
             out.insert("trigger".into(), trigger);
             out.insert("context".into(), as_json(b.get("context")).unwrap_or(json!({})));
@@ -243,7 +243,7 @@ pub fn normalize(kind: Kind, body: &Json, reg: &Registry) -> Result<Map<String, 
             }
             let condition = str_of(b, "condition");
             if !condition.is_empty() {
-                crate::logic::compile(&condition)
+                rocket_meta::logic_check::compile(&condition)
                     .map_err(|e| Error::validation(format!("invalid condition: {e}")))?;
             }
             out.insert("entity".into(), json!(entity));
@@ -266,18 +266,22 @@ pub fn normalize(kind: Kind, body: &Json, reg: &Registry) -> Result<Map<String, 
     Ok(out)
 }
 
-fn bind(col: Col, v: &Json, dialect: Dialect) -> Value {
+fn bind(col: Col, v: &Json) -> Value {
     match (col, v) {
-        (Col::Json, v) => match dialect {
-            Dialect::Postgres => Value::Json(v.clone()),
-            Dialect::Sqlite => Value::Text(v.to_string()),
-        },
+        (Col::Json, v) => Value::Document(v.clone()),
         (Col::Int, v) => Value::Int(v.as_i64().unwrap_or(0)),
         (Col::Bool, v) => Value::Bool(v.as_bool().unwrap_or(true)),
         (Col::Text, Json::String(s)) => Value::text(s),
         (Col::Text, Json::Null) => Value::Null,
         (Col::Text, v) => Value::Text(v.to_string()),
     }
+}
+
+/// The bound values of `kind`'s columns, in the statements' order.
+fn column_values(kind: Kind, vals: &Map<String, Json>) -> impl Iterator<Item = Value> + '_ {
+    kind.columns()
+        .iter()
+        .map(|(c, ty)| bind(*ty, vals.get(*c).unwrap_or(&Json::Null)))
 }
 
 fn render(kind: Kind, r: &Row, with_ts: bool) -> Json {
@@ -312,18 +316,13 @@ fn key(id: &str) -> Option<Value> {
 }
 
 pub async fn list(db: &Db, kind: Kind) -> Result<Vec<Json>> {
-    let rows = db
-        .query(
-            &format!("SELECT * FROM {} ORDER BY {}", kind.table(), kind.order()),
-            &[],
-        )
-        .await?;
+    let rows = db.query(kind.sql().list, &[]).await?;
     Ok(rows.into_iter().map(|r| render(kind, &r, true)).collect())
 }
 
 pub async fn get(db: &Db, kind: Kind, id: &str) -> Result<Json> {
     let k = key(id).ok_or_else(|| nf(kind, id))?;
-    db.query_opt(&format!("SELECT * FROM {} WHERE id = $1", kind.table()), &[k])
+    db.query_opt(kind.sql().get, &[k])
         .await?
         .map(|r| render(kind, &r, true))
         .ok_or_else(|| nf(kind, id))
@@ -340,77 +339,59 @@ fn conflict(kind: Kind, e: rocket_store::StoreError, vals: &Map<String, Json>) -
     }
 }
 
-pub async fn create(db: &Db, reg: &Registry, kind: Kind, body: &Json) -> Result<Json> {
-    let vals = normalize(kind, body, reg)?;
-    insert(db, kind, &vals).await
-}
-
-pub async fn insert(db: &Db, kind: Kind, vals: &Map<String, Json>) -> Result<Json> {
-    let mut tx = db.begin().await?;
-    let out = insert_tx(&mut tx, kind, vals).await?;
-    tx.commit().await?;
-    Ok(out)
+pub async fn create(app: &AppContext, kind: Kind, body: &Json) -> Result<Json> {
+    apply(app, Publish::OnSuccess, |reg| async move {
+        let vals = normalize(kind, body, &reg)?;
+        let mut tx = app.db.begin().await?;
+        let out = insert_tx(&mut tx, kind, &vals).await?;
+        tx.commit().await?;
+        Ok(out)
+    })
+    .await
 }
 
 /// Inserts normalised values inside a transaction (import runs a phase in one).
 pub async fn insert_tx(tx: &mut Tx, kind: Kind, vals: &Map<String, Json>) -> Result<Json> {
     let id = Uuid::new_v4().to_string();
-    let cols = kind.columns();
-    let names: Vec<String> = cols.iter().map(|(c, _)| format!("\"{c}\"")).collect();
     let mut params = vec![Value::text(&id)];
-    for (c, ty) in cols {
-        params.push(bind(*ty, vals.get(*c).unwrap_or(&Json::Null), tx.dialect()));
-    }
+    params.extend(column_values(kind, vals));
     params.push(Value::Timestamp(Utc::now()));
-    let n = params.len();
-    let phs: Vec<String> = (2..n).map(|i| format!("${i}")).collect();
-    let sql = format!(
-        "INSERT INTO {} (id, {}, created_at, updated_at) VALUES ($1, {}, ${n}, ${n}) RETURNING *",
-        kind.table(),
-        names.join(", "),
-        phs.join(", ")
-    );
     let row = tx
-        .query_opt(&sql, &params)
+        .query_opt(kind.sql().insert, &params)
         .await
         .map_err(|e| conflict(kind, e, vals))?
         .ok_or_else(|| Error::internal("insert returned no row"))?;
     Ok(render(kind, &row, false))
 }
 
-pub async fn update(db: &Db, reg: &Registry, kind: Kind, id: &str, body: &Json) -> Result<Json> {
+pub async fn update(app: &AppContext, kind: Kind, id: &str, body: &Json) -> Result<Json> {
+    apply(app, Publish::OnSuccess, |reg| async move {
+        update_row(&app.db, &reg, kind, id, body).await
+    })
+    .await
+}
+
+async fn update_row(db: &Db, reg: &Registry, kind: Kind, id: &str, body: &Json) -> Result<Json> {
     let k = key(id).ok_or_else(|| nf(kind, id))?;
     let vals = normalize(kind, body, reg)?;
-    let cols = kind.columns();
     let mut params = vec![k];
-    let mut sets = Vec::new();
-    for (c, ty) in cols {
-        params.push(bind(*ty, vals.get(*c).unwrap_or(&Json::Null), db.dialect()));
-        sets.push(format!("\"{c}\" = ${}", params.len()));
-    }
+    params.extend(column_values(kind, &vals));
     params.push(Value::Timestamp(Utc::now()));
-    sets.push(format!("updated_at = ${}", params.len()));
-    let sql = format!(
-        "UPDATE {} SET {} WHERE id = $1 RETURNING *",
-        kind.table(),
-        sets.join(", ")
-    );
     let row = db
-        .query_opt(&sql, &params)
+        .query_opt(kind.sql().update, &params)
         .await
         .map_err(|e| conflict(kind, e, &vals))?
         .ok_or_else(|| nf(kind, id))?;
     Ok(render(kind, &row, false))
 }
 
-pub async fn delete(db: &Db, kind: Kind, id: &str) -> Result<()> {
-    let k = key(id).ok_or_else(|| nf(kind, id))?;
-    if db
-        .execute(&format!("DELETE FROM {} WHERE id = $1", kind.table()), &[k])
-        .await?
-        == 0
-    {
-        return Err(nf(kind, id));
-    }
-    Ok(())
+pub async fn delete(app: &AppContext, kind: Kind, id: &str) -> Result<()> {
+    apply(app, Publish::OnSuccess, |_| async move {
+        let k = key(id).ok_or_else(|| nf(kind, id))?;
+        if app.db.execute(kind.sql().delete, &[k]).await? == 0 {
+            return Err(nf(kind, id));
+        }
+        Ok(())
+    })
+    .await
 }

@@ -4,7 +4,7 @@
 use chrono::Utc;
 use rocket_error::{Error, Result};
 use rocket_meta::Registry;
-use rocket_store::{format_timestamp, Db, Dialect, Row, StoreErrorKind, Value};
+use rocket_store::{format_timestamp, Db, Row, StoreErrorKind, Value};
 use serde::Deserialize;
 use serde_json::{json, Value as Json};
 use uuid::Uuid;
@@ -25,11 +25,8 @@ fn row(r: &Row) -> Json {
            "config": r.json("config"), "created_at": ts("created_at"), "updated_at": ts("updated_at")})
 }
 
-fn stored(v: &Json, d: Dialect) -> Value {
-    match d {
-        Dialect::Postgres => Value::Json(v.clone()),
-        Dialect::Sqlite => Value::Text(v.to_string()),
-    }
+fn stored(v: &Json) -> Value {
+    Value::Document(v.clone())
 }
 
 fn nf(id: &str) -> Error {
@@ -108,7 +105,7 @@ pub async fn create(db: &Db, reg: &Registry, b: UiConfigBody) -> Result<Json> {
     let res = db
         .query_opt(
             "INSERT INTO _ui_configs (id, entity, scope, config, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) RETURNING *",
-            &[Value::text(&id), Value::text(&entity), Value::text(&scope), stored(&config_of(&b), db.dialect()), Value::Timestamp(Utc::now())],
+            &[Value::text(&id), Value::text(&entity), Value::text(&scope), stored(&config_of(&b)), Value::Timestamp(Utc::now())],
         )
         .await;
     match res {
@@ -132,7 +129,7 @@ pub async fn update(db: &Db, id: &str, b: UiConfigBody) -> Result<Json> {
     let res = db
         .query_opt(
             "UPDATE _ui_configs SET entity = $2, scope = $3, config = $4, updated_at = $5 WHERE id = $1 RETURNING *",
-            &[k, Value::text(&entity), Value::text(&scope), stored(&config_of(&b), db.dialect()), Value::Timestamp(Utc::now())],
+            &[k, Value::text(&entity), Value::text(&scope), stored(&config_of(&b)), Value::Timestamp(Utc::now())],
         )
         .await;
     match res {
@@ -153,7 +150,7 @@ pub async fn upsert(db: &Db, entity: &str, scope: &str, config: &Json) -> Result
             &[
                 Value::text(entity),
                 Value::text(scope),
-                stored(config, db.dialect()),
+                stored(config),
                 now.clone(),
             ],
         )
@@ -161,7 +158,7 @@ pub async fn upsert(db: &Db, entity: &str, scope: &str, config: &Json) -> Result
     if n == 0 {
         db.execute(
             "INSERT INTO _ui_configs (id, entity, scope, config, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
-            &[Value::text(Uuid::new_v4().to_string()), Value::text(entity), Value::text(scope), stored(config, db.dialect()), now],
+            &[Value::text(Uuid::new_v4().to_string()), Value::text(entity), Value::text(scope), stored(config), now],
         )
         .await?;
     }
