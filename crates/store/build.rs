@@ -28,8 +28,7 @@ fn parse_name(file: &str) -> Option<(u32, String)> {
 }
 
 fn scan(dir: &Path) -> Vec<File> {
-    let entries = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()));
+    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()));
     let mut files = Vec::new();
     for entry in entries {
         let path = entry.expect("directory entry").path();
@@ -40,11 +39,7 @@ fn scan(dir: &Path) -> Vec<File> {
                 path.display()
             );
         };
-        files.push(File {
-            version,
-            name,
-            path,
-        });
+        files.push(File { version, name, path });
     }
     files.sort_by_key(|f| f.version);
     for (i, f) in files.iter().enumerate() {
@@ -59,8 +54,7 @@ fn scan(dir: &Path) -> Vec<File> {
 }
 
 fn main() {
-    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"))
-        .join("migrations");
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it")).join("migrations");
     println!("cargo:rerun-if-changed=migrations");
     let mut out = String::new();
     for schema in SCHEMAS {

@@ -131,9 +131,7 @@ impl Accounts<'_> {
             return Err(Error::unauthorized("Refresh token is required"));
         }
         if let Ok(token) = Uuid::parse_str(token) {
-            self.db
-                .execute(self.tables.logout, &[Value::Uuid(token)])
-                .await?;
+            self.db.execute(self.tables.logout, &[Value::Uuid(token)]).await?;
         }
         Ok(())
     }

@@ -59,9 +59,9 @@ pub async fn get(db: &Db, id: &str) -> Result<Json> {
         "SELECT id, email, roles, active, created_at, updated_at FROM _users WHERE id = $1",
         &[key],
     )
-        .await?
-        .map(|r| user_row(&r))
-        .ok_or_else(|| not_found(id))
+    .await?
+    .map(|r| user_row(&r))
+    .ok_or_else(|| not_found(id))
 }
 
 pub async fn create(db: &Db, b: UserBody) -> Result<Json> {

@@ -7,8 +7,7 @@
 use rocket_error::{Error, Result};
 use rocket_meta::{EntityDef, FieldDef, FieldType, Registry, RelationDef};
 use rocket_store::ddl::{
-    self, ColumnSpec, DdlError, DeferredIndex, IndexSpec, JoinTableSpec, KeyDefault, Literal,
-    TableSpec,
+    self, ColumnSpec, DdlError, DeferredIndex, IndexSpec, JoinTableSpec, KeyDefault, Literal, TableSpec,
 };
 use rocket_store::{Db, Tx};
 
@@ -126,9 +125,7 @@ pub async fn migrate_relation(tx: &mut Tx, def: &RelationDef, reg: &Registry) ->
             target_column: def.target_join_key.clone(),
             target_type: target.pk_field().ty,
         };
-        ddl::sync_join_table(tx, &spec)
-            .await
-            .map_err(migration_error)?;
+        ddl::sync_join_table(tx, &spec).await.map_err(migration_error)?;
         return Ok(Deferred::default());
     }
     if target.field(&def.target_key).is_some_and(|f| !f.def.unique) {

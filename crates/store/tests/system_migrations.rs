@@ -140,7 +140,5 @@ async fn postgres_applies_once_and_concurrent_bootstraps_take_turns() {
     ddl::pg_drop_database(&client, &name)
         .await
         .expect("drop database");
-    assert!(!ddl::pg_database_exists(&client, &name)
-        .await
-        .expect("exists"));
+    assert!(!ddl::pg_database_exists(&client, &name).await.expect("exists"));
 }

@@ -40,9 +40,7 @@ impl FieldType {
 
     /// The column type DDL gives this field (`precision` is a decimal's scale).
     pub fn column_type(self, dialect: Dialect, precision: Option<i64>) -> String {
-        super::syntax(dialect)
-            .column_type(self, precision)
-            .into_owned()
+        super::syntax(dialect).column_type(self, precision).into_owned()
     }
 
     pub fn is_numeric(self) -> bool {

@@ -70,10 +70,7 @@ pub(super) fn index_on_existing(sx: &dyn Syntax, table: &str, idx: &IndexSpec) -
 /// CREATE TABLE for a join table, then the index on its second key (the
 /// primary key already covers lookups by the first).
 pub(super) fn join_table(sx: &dyn Syntax, spec: &JoinTableSpec) -> Vec<String> {
-    let (s, t) = (
-        quote_ident(&spec.source_column),
-        quote_ident(&spec.target_column),
-    );
+    let (s, t) = (quote_ident(&spec.source_column), quote_ident(&spec.target_column));
     let create = format!(
         "CREATE TABLE {} ({s} {} NOT NULL, {t} {} NOT NULL, PRIMARY KEY ({s}, {t}))",
         quote_ident(&spec.name),
@@ -102,11 +99,7 @@ fn index(table: &str, idx: &IndexSpec, concurrently: &str) -> DeferredIndex {
 }
 
 fn column_def(sx: &dyn Syntax, c: &ColumnSpec, new_table: bool) -> String {
-    let mut s = format!(
-        "{} {}",
-        quote_ident(&c.name),
-        sx.column_type(c.ty, c.precision)
-    );
+    let mut s = format!("{} {}", quote_ident(&c.name), sx.column_type(c.ty, c.precision));
     match (&c.default, new_table) {
         (Some(d), _) => {
             s.push_str(" DEFAULT ");

@@ -49,11 +49,7 @@ pub async fn sync_join_table(tx: &mut Tx, spec: &JoinTableSpec) -> Result<(), Dd
 
 /// An index on an existing table (a foreign key's): built now on SQLite,
 /// returned for a concurrent build after commit on PostgreSQL.
-pub async fn sync_index(
-    tx: &mut Tx,
-    table: &str,
-    index: &IndexSpec,
-) -> Result<Vec<DeferredIndex>, DdlError> {
+pub async fn sync_index(tx: &mut Tx, table: &str, index: &IndexSpec) -> Result<Vec<DeferredIndex>, DdlError> {
     let plan = render::index_on_existing(syntax(tx.dialect()), table, index);
     run(tx, &plan.statements).await?;
     Ok(plan.deferred)
