@@ -14,21 +14,44 @@ pub struct TokenPair {
     pub refresh_token: String,
 }
 
-/// Which tables hold the accounts.
+/// Which tables hold the accounts, as the fixed statements run on them (one
+/// set per table pair, so no statement is assembled at run time).
 #[derive(Debug, Clone, Copy)]
 pub struct AccountTables {
-    pub users: &'static str,
-    pub tokens: &'static str,
+    /// `$1` email → id, password_hash, roles, active.
+    pub login: &'static str,
+    /// `$1` refresh token → token id, user_id, expires_at, roles, active.
+    pub refresh: &'static str,
+    /// Deletes the token row `$1` (rotation).
+    pub rotate: &'static str,
+    /// Deletes the token `$1` (logout).
+    pub logout: &'static str,
+    /// Stores a refresh token: id, user_id, token, expires_at, created_at.
+    pub issue: &'static str,
+    /// `n`: the number of users.
+    pub count_users: &'static str,
+    /// Inserts a user: id, email, password_hash, roles, active, timestamps.
+    pub seed: &'static str,
 }
 
 pub const PLATFORM_TABLES: AccountTables = AccountTables {
-    users: "_platform_users",
-    tokens: "_platform_refresh_tokens",
+    login: "SELECT id, password_hash, roles, active FROM _platform_users WHERE lower(email) = lower($1)",
+    refresh: "SELECT t.id, t.user_id, t.expires_at, u.roles, u.active FROM _platform_refresh_tokens t JOIN _platform_users u ON u.id = t.user_id WHERE t.token = $1",
+    rotate: "DELETE FROM _platform_refresh_tokens WHERE id = $1",
+    logout: "DELETE FROM _platform_refresh_tokens WHERE token = $1",
+    issue: "INSERT INTO _platform_refresh_tokens (id, user_id, token, expires_at, created_at) VALUES ($1, $2, $3, $4, $5)",
+    count_users: "SELECT COUNT(*) AS n FROM _platform_users",
+    seed: "INSERT INTO _platform_users (id, email, password_hash, roles, active, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
 };
 
 pub const APP_TABLES: AccountTables = AccountTables {
-    users: "_users",
-    tokens: "_refresh_tokens",
+    login: "SELECT id, password_hash, roles, active FROM _users WHERE lower(email) = lower($1)",
+    refresh: "SELECT t.id, t.user_id, t.expires_at, u.roles, u.active FROM _refresh_tokens t JOIN _users u ON u.id = t.user_id WHERE t.token = $1",
+    rotate: "DELETE FROM _refresh_tokens WHERE id = $1",
+    logout: "DELETE FROM _refresh_tokens WHERE token = $1",
+    issue: "INSERT INTO _refresh_tokens (id, user_id, token, expires_at, created_at) VALUES ($1, $2, $3, $4, $5)",
+    count_users: "SELECT COUNT(*) AS n FROM _users",
+    seed: "INSERT INTO _users (id, email, password_hash, roles, active, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
 };
 
 pub struct Accounts<'a> {
@@ -56,11 +79,10 @@ impl Accounts<'_> {
         if email.trim().is_empty() || password.is_empty() {
             return Err(Error::unauthorized("Email and password are required"));
         }
-        let sql = format!(
-            "SELECT id, password_hash, roles, active FROM {} WHERE lower(email) = lower($1)",
-            self.tables.users
-        );
-        let row = self.db.query_opt(&sql, &[Value::text(email.trim())]).await?;
+        let row = self
+            .db
+            .query_opt(self.tables.login, &[Value::text(email.trim())])
+            .await?;
         let Some(row) = row else {
             return Err(Error::unauthorized("Invalid email or password"));
         };
@@ -80,16 +102,18 @@ impl Accounts<'_> {
         let Ok(token) = Uuid::parse_str(token) else {
             return Err(Error::unauthorized("Invalid refresh token"));
         };
-        let sql = format!(
-            "SELECT t.id, t.user_id, t.expires_at, u.roles, u.active FROM {} t JOIN {} u ON u.id = t.user_id WHERE t.token = $1",
-            self.tables.tokens, self.tables.users
-        );
-        let Some(row) = self.db.query_opt(&sql, &[Value::Uuid(token)]).await? else {
+        let Some(row) = self
+            .db
+            .query_opt(self.tables.refresh, &[Value::Uuid(token)])
+            .await?
+        else {
             return Err(Error::unauthorized("Invalid refresh token"));
         };
         // Rotation: whoever deletes the row owns the refresh; a concurrent reuse loses.
-        let del = format!("DELETE FROM {} WHERE id = $1", self.tables.tokens);
-        let deleted = self.db.execute(&del, &[Value::text(row.string("id"))]).await?;
+        let deleted = self
+            .db
+            .execute(self.tables.rotate, &[Value::text(row.string("id"))])
+            .await?;
         if deleted == 0 {
             return Err(Error::unauthorized("Invalid refresh token"));
         }
@@ -107,8 +131,7 @@ impl Accounts<'_> {
             return Err(Error::unauthorized("Refresh token is required"));
         }
         if let Ok(token) = Uuid::parse_str(token) {
-            let sql = format!("DELETE FROM {} WHERE token = $1", self.tables.tokens);
-            self.db.execute(&sql, &[Value::Uuid(token)]).await?;
+            self.db.execute(self.tables.logout, &[Value::Uuid(token)]).await?;
         }
         Ok(())
     }
@@ -118,13 +141,9 @@ impl Accounts<'_> {
         let access_token = issue_access_token(self.secret, user_id, roles).map_err(Error::internal)?;
         let refresh = Uuid::new_v4();
         let now = Utc::now();
-        let sql = format!(
-            "INSERT INTO {} (id, user_id, token, expires_at, created_at) VALUES ($1, $2, $3, $4, $5)",
-            self.tables.tokens
-        );
         self.db
             .execute(
-                &sql,
+                self.tables.issue,
                 &[
                     Value::Uuid(Uuid::new_v4()),
                     Value::text(user_id),
@@ -142,10 +161,9 @@ impl Accounts<'_> {
 
     /// Seeds one account when the users table is empty; returns whether it did.
     pub async fn seed_if_empty(&self, email: &str, password: &str, roles: &[&str]) -> Result<bool> {
-        let sql = format!("SELECT COUNT(*) AS n FROM {}", self.tables.users);
         let n = self
             .db
-            .query_opt(&sql, &[])
+            .query_opt(self.tables.count_users, &[])
             .await?
             .and_then(|r| r.i64("n"))
             .unwrap_or(0);
@@ -153,13 +171,9 @@ impl Accounts<'_> {
             return Ok(false);
         }
         let now = Utc::now();
-        let sql = format!(
-            "INSERT INTO {} (id, email, password_hash, roles, active, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
-            self.tables.users
-        );
         self.db
             .execute(
-                &sql,
+                self.tables.seed,
                 &[
                     Value::Uuid(Uuid::new_v4()),
                     Value::text(email),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rocket_config::{Config, Driver};
 use rocket_error::{Error, Result};
-use rocket_store::{quote_ident, Db, PgDb, PgSettings, SqliteDb, SqliteSettings, StoreErrorKind};
+use rocket_store::{ddl, Db, PgDb, PgSettings, SqliteDb, SqliteSettings, StoreErrorKind};
 
 /// PostgreSQL connection settings without a database name chosen.
 pub fn pg_base(config: &Config) -> Result<tokio_postgres::Config> {
@@ -89,11 +89,7 @@ async fn maintenance(config: &Config) -> Result<tokio_postgres::Client> {
 
 pub async fn pg_database_exists(config: &Config, name: &str) -> Result<bool> {
     let client = maintenance(config).await?;
-    let rows = client
-        .query("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
-        .await
-        .map_err(rocket_store::StoreError::from)?;
-    Ok(!rows.is_empty())
+    Ok(ddl::pg_database_exists(&client, name).await?)
 }
 
 /// CREATE DATABASE; an existing database is a conflict unless `allow_existing`.
@@ -113,13 +109,9 @@ pub async fn create_database(
                 };
             }
             let client = maintenance(config).await?;
-            match client
-                .batch_execute(&format!("CREATE DATABASE {}", quote_ident(name)))
-                .await
-            {
+            match ddl::pg_create_database(&client, name).await {
                 Ok(()) => Ok(()),
                 Err(e) => {
-                    let e = rocket_store::StoreError::from(e);
                     if e.kind == StoreErrorKind::AlreadyExists && allow_existing {
                         Ok(())
                     } else if e.kind == StoreErrorKind::AlreadyExists {
@@ -144,14 +136,7 @@ pub async fn drop_database(config: &Config, driver: Driver, name: &str) -> Resul
     match driver {
         Driver::Postgres => {
             let client = maintenance(config).await?;
-            client
-                .batch_execute(&format!(
-                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                    quote_ident(name)
-                ))
-                .await
-                .map_err(rocket_store::StoreError::from)?;
-            Ok(())
+            Ok(ddl::pg_drop_database(&client, name).await?)
         }
         Driver::Sqlite => {
             let path = sqlite_path(config, name);

@@ -7,7 +7,6 @@ pub mod connect;
 pub mod invites;
 mod listen;
 mod platform;
-pub mod schema;
 pub mod users;
 
 pub use accounts::{Accounts, TokenPair};

@@ -8,12 +8,13 @@ use arc_swap::ArcSwap;
 use chrono::Utc;
 use rocket_config::{Config, Driver};
 use rocket_error::{Error, Result};
+use rocket_store::migrations::{self, Schema};
 use rocket_store::{Db, Row, StoreErrorKind, Value};
 use tokio::sync::Mutex;
 
 use crate::accounts::{Accounts, APP_TABLES, PLATFORM_TABLES};
 use crate::app::AppContext;
-use crate::{connect, schema};
+use crate::connect;
 
 /// LISTEN/NOTIFY channel on the management database; the payload is the app name.
 pub const CHANNEL: &str = "rocket_meta";
@@ -79,7 +80,7 @@ impl Platform {
             connect::create_database(&config, driver, &name, true).await?;
         }
         let mgmt = connect::open(&config, driver, &name, config.database.pool_size)?;
-        mgmt.batch(&schema::management_ddl(mgmt.dialect())).await?;
+        migrations::apply(&mgmt, Schema::Management).await?;
         let seeded = seed(
             &Accounts {
                 db: &mgmt,
@@ -404,7 +405,7 @@ async fn seed(accounts: &Accounts<'_>, email: &str, roles: &[&str]) -> Result<bo
 }
 
 async fn bootstrap_app(ctx: &AppContext) -> Result<()> {
-    ctx.db.batch(&schema::app_ddl(ctx.db.dialect())).await?;
+    migrations::apply(&ctx.db, Schema::App).await?;
     ctx.reload().await?;
     if seed(&app_accounts(ctx), APP_ADMIN_EMAIL, &["admin"]).await? {
         tracing::warn!(app = %ctx.name, "seeded app admin {APP_ADMIN_EMAIL} / {SEED_PASSWORD}: change this password");

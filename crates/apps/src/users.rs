@@ -21,8 +21,6 @@ pub struct UserBody {
     pub active: Option<bool>,
 }
 
-const COLS: &str = "id, email, roles, active, created_at, updated_at";
-
 fn user_row(r: &Row) -> Json {
     let ts = |c: &str| r.timestamp(c).map(|t| format_timestamp(&t));
     json!({"id": r.string("id"), "email": r.string("email"), "roles": r.text_list("roles"),
@@ -48,7 +46,7 @@ fn parse_id(id: &str) -> Option<Value> {
 pub async fn list(db: &Db) -> Result<Vec<Json>> {
     let rows = db
         .query(
-            &format!("SELECT {COLS} FROM _users ORDER BY created_at, email"),
+            "SELECT id, email, roles, active, created_at, updated_at FROM _users ORDER BY created_at, email",
             &[],
         )
         .await?;
@@ -57,10 +55,13 @@ pub async fn list(db: &Db) -> Result<Vec<Json>> {
 
 pub async fn get(db: &Db, id: &str) -> Result<Json> {
     let key = parse_id(id).ok_or_else(|| not_found(id))?;
-    db.query_opt(&format!("SELECT {COLS} FROM _users WHERE id = $1"), &[key])
-        .await?
-        .map(|r| user_row(&r))
-        .ok_or_else(|| not_found(id))
+    db.query_opt(
+        "SELECT id, email, roles, active, created_at, updated_at FROM _users WHERE id = $1",
+        &[key],
+    )
+    .await?
+    .map(|r| user_row(&r))
+    .ok_or_else(|| not_found(id))
 }
 
 pub async fn create(db: &Db, b: UserBody) -> Result<Json> {
@@ -98,29 +99,23 @@ pub async fn update(db: &Db, id: &str, b: UserBody) -> Result<Json> {
     if email.is_empty() {
         return Err(Error::validation("email is required"));
     }
-    let mut sets = vec![
-        "email = $2".to_string(),
-        "roles = $3".to_string(),
-        "updated_at = $4".to_string(),
-    ];
-    let mut params = vec![
-        key,
-        Value::text(&email),
-        Value::TextList(b.roles.unwrap_or_default()),
-        Value::Timestamp(Utc::now()),
-    ];
-    if let Some(active) = b.active {
-        params.push(Value::Bool(active));
-        sets.push(format!("active = ${}", params.len()));
-    }
-    if let Some(p) = b.password.filter(|p| !p.is_empty()) {
-        params.push(Value::Text(hash(p).await?));
-        sets.push(format!("password_hash = ${}", params.len()));
-    }
+    let active = b.active.map_or(Value::Null, Value::Bool);
+    let password = match b.password.filter(|p| !p.is_empty()) {
+        Some(p) => Value::Text(hash(p).await?),
+        None => Value::Null,
+    };
+    // An absent flag or password binds NULL and COALESCE keeps the stored one.
     let n = db
         .execute(
-            &format!("UPDATE _users SET {} WHERE id = $1", sets.join(", ")),
-            &params,
+            "UPDATE _users SET email = $2, roles = $3, updated_at = $4, active = COALESCE($5, active), password_hash = COALESCE($6, password_hash) WHERE id = $1",
+            &[
+                key,
+                Value::text(&email),
+                Value::TextList(b.roles.unwrap_or_default()),
+                Value::Timestamp(Utc::now()),
+                active,
+                password,
+            ],
         )
         .await
         .map_err(conflict_on_email)?;

@@ -1,267 +1,157 @@
 //! Auto-migration: tables, added columns, join tables and indexes from
 //! metadata. Never drops or rewrites: removed fields only disappear from the API.
+//!
+//! This module only translates definitions into the store's DDL specs; the
+//! SQL for each dialect is `rocket_store::ddl`.
 
 use rocket_error::{Error, Result};
-use rocket_meta::{EntityDef, FieldType, Registry, RelationDef};
-use rocket_store::{quote_ident, Db, Dialect, Tx, Value};
-use serde_json::Value as Json;
+use rocket_meta::{EntityDef, FieldDef, FieldType, Registry, RelationDef};
+use rocket_store::ddl::{
+    self, ColumnSpec, DdlError, DeferredIndex, IndexSpec, JoinTableSpec, KeyDefault, Literal, TableSpec,
+};
+use rocket_store::{Db, Tx};
 
 /// Index statements to run after commit (PostgreSQL `CONCURRENTLY`, so a big
-/// table is not locked by an index build).
+/// table is not locked by an index build): `(index name, statement)`.
 #[derive(Debug, Default)]
 pub struct Deferred {
     pub indexes: Vec<(String, String)>,
 }
 
-fn literal(v: &Json, ty: FieldType, dialect: Dialect) -> String {
-    let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
-    match v {
-        Json::String(s) => quote(s),
-        Json::Number(n) => n.to_string(),
-        Json::Bool(b) => match (dialect, ty) {
-            (Dialect::Postgres, FieldType::Boolean) => b.to_string(),
-            (Dialect::Postgres, _) => quote(&b.to_string()),
-            (Dialect::Sqlite, _) => (*b as i32).to_string(),
-        },
-        Json::Null => "NULL".into(),
-        other => quote(&other.to_string()),
-    }
-}
-
-async fn existing_columns(tx: &mut Tx, table: &str) -> Result<Option<Vec<String>>> {
-    let rows = match tx.dialect() {
-        Dialect::Postgres => {
-            tx.query(
-                "SELECT column_name::text AS name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1",
-                &[Value::text(table)],
-            )
-            .await?
+impl From<Vec<DeferredIndex>> for Deferred {
+    fn from(built: Vec<DeferredIndex>) -> Self {
+        Deferred {
+            indexes: built.into_iter().map(|d| (d.name, d.sql)).collect(),
         }
-        Dialect::Sqlite => tx.query("SELECT name FROM pragma_table_info($1)", &[Value::text(table)]).await?,
-    };
-    if rows.is_empty() {
-        return Ok(None);
     }
-    Ok(Some(rows.into_iter().map(|r| r.string("name")).collect()))
 }
 
-fn column_def(f: &rocket_meta::FieldDef, ty: FieldType, dialect: Dialect, new_table: bool) -> String {
-    let mut s = format!(
-        "{} {}",
-        quote_ident(&f.name),
-        ty.column_type(dialect, f.precision)
-    );
-    let not_null = f.required && !f.nullable && f.auto.is_none();
-    match (&f.default, new_table) {
-        (Some(d), _) => {
-            s.push_str(&format!(" DEFAULT {}", literal(d, ty, dialect)));
-            if not_null {
-                s.push_str(" NOT NULL");
+fn field_type(f: &FieldDef) -> FieldType {
+    FieldType::parse(&f.kind).unwrap_or(FieldType::String)
+}
+
+fn column(f: &FieldDef) -> ColumnSpec {
+    ColumnSpec {
+        name: f.name.clone(),
+        ty: field_type(f),
+        precision: f.precision,
+        not_null: f.required && !f.nullable && f.auto.is_none(),
+        default: f.default.as_ref().map(Literal::from_json),
+    }
+}
+
+fn key_default(def: &EntityDef) -> KeyDefault {
+    if !def.primary_key.generated {
+        return KeyDefault::None;
+    }
+    match rocket_meta::pk_kind(def).as_str() {
+        "uuid" => KeyDefault::RandomUuid,
+        "int" | "integer" => KeyDefault::Identity,
+        "bigint" => KeyDefault::BigIdentity,
+        _ => KeyDefault::None,
+    }
+}
+
+/// The table `def` describes: its fields in order, the engine's `deleted_at`
+/// for soft delete when not declared, and the automatic indexes (unique and
+/// indexed fields, then the soft-delete partial index).
+fn table_spec(def: &EntityDef) -> TableSpec {
+    let pk = &def.primary_key.field;
+    let mut columns: Vec<ColumnSpec> = def.fields.iter().map(column).collect();
+    if def.soft_delete && !def.fields.iter().any(|f| f.name == "deleted_at") {
+        columns.push(ColumnSpec {
+            name: "deleted_at".into(),
+            ty: FieldType::Timestamp,
+            precision: None,
+            not_null: false,
+            default: None,
+        });
+    }
+    let mut indexes: Vec<IndexSpec> = def
+        .fields
+        .iter()
+        .filter(|f| &f.name != pk)
+        .filter_map(|f| {
+            if f.unique {
+                Some(IndexSpec::unique(&f.name))
+            } else if f.indexed {
+                Some(IndexSpec::plain(&f.name))
+            } else {
+                None
             }
-        }
-        // A column added to a table with rows stays nullable: there is no
-        // value to give the existing rows.
-        (None, true) if not_null => s.push_str(" NOT NULL"),
-        _ => {}
+        })
+        .collect();
+    if def.soft_delete {
+        indexes.push(IndexSpec {
+            only_null: true,
+            ..IndexSpec::plain("deleted_at")
+        });
     }
-    s
-}
-
-fn pk_column(def: &EntityDef, dialect: Dialect) -> String {
-    let pk = def.fields.iter().find(|f| f.name == def.primary_key.field);
-    let ty = pk
-        .and_then(|f| FieldType::parse(&f.kind))
-        .unwrap_or(FieldType::String);
-    let name = quote_ident(&def.primary_key.field);
-    let kind = rocket_meta::pk_kind(def);
-    let generated = def.primary_key.generated;
-    match (dialect, kind.as_str(), generated) {
-        (Dialect::Postgres, "uuid", true) => format!("{name} UUID PRIMARY KEY DEFAULT gen_random_uuid()"),
-        (Dialect::Postgres, "int" | "integer", true) => {
-            format!("{name} INTEGER GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY")
-        }
-        (Dialect::Postgres, "bigint", true) => {
-            format!("{name} BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY")
-        }
-        // Exactly this spelling makes the column SQLite's rowid (auto-assigned).
-        (Dialect::Sqlite, "int" | "integer" | "bigint", true) => format!("{name} INTEGER PRIMARY KEY"),
-        _ => format!("{name} {} PRIMARY KEY", ty.column_type(dialect, None)),
+    TableSpec {
+        name: def.table.clone(),
+        primary_key: pk.clone(),
+        key_default: key_default(def),
+        columns,
+        indexes,
     }
-}
-
-fn index_sql(
-    dialect: Dialect,
-    unique: bool,
-    table: &str,
-    column: &str,
-    partial: &str,
-    concurrently: bool,
-) -> (String, String) {
-    let name = format!("idx_{table}_{column}");
-    let sql = format!(
-        "CREATE {}INDEX {}IF NOT EXISTS {} ON {}({}){}",
-        if unique { "UNIQUE " } else { "" },
-        if concurrently && dialect == Dialect::Postgres {
-            "CONCURRENTLY "
-        } else {
-            ""
-        },
-        quote_ident(&name),
-        quote_ident(table),
-        quote_ident(column),
-        partial
-    );
-    (name, sql)
 }
 
 /// Brings `def.table` in line with `def` inside `tx`. Unique indexes are built
 /// in the transaction (a duplicate fails the whole change); plain indexes on an
 /// existing PostgreSQL table are returned for a concurrent build after commit.
 pub async fn migrate_entity(tx: &mut Tx, def: &EntityDef) -> Result<Deferred> {
-    let dialect = tx.dialect();
-    let table = quote_ident(&def.table);
-    let mut deferred = Deferred::default();
-    let existing = existing_columns(tx, &def.table).await?;
-    let new_table = existing.is_none();
-    let declares_deleted_at = def.fields.iter().any(|f| f.name == "deleted_at");
-    let ts = FieldType::Timestamp.column_type(dialect, None);
-    match &existing {
-        None => {
-            let mut cols = Vec::new();
-            for f in &def.fields {
-                if f.name == def.primary_key.field {
-                    cols.push(pk_column(def, dialect));
-                } else {
-                    let ty = FieldType::parse(&f.kind).unwrap_or(FieldType::String);
-                    cols.push(column_def(f, ty, dialect, true));
-                }
-            }
-            if def.soft_delete && !declares_deleted_at {
-                cols.push(format!("\"deleted_at\" {ts}"));
-            }
-            ddl(tx, &format!("CREATE TABLE {table} ({})", cols.join(", "))).await?;
-        }
-        Some(cols) => {
-            for f in &def.fields {
-                if !cols.contains(&f.name) {
-                    let ty = FieldType::parse(&f.kind).unwrap_or(FieldType::String);
-                    ddl(
-                        tx,
-                        &format!(
-                            "ALTER TABLE {table} ADD COLUMN {}",
-                            column_def(f, ty, dialect, false)
-                        ),
-                    )
-                    .await?;
-                }
-            }
-            if def.soft_delete && !cols.iter().any(|c| c == "deleted_at") && !declares_deleted_at {
-                ddl(tx, &format!("ALTER TABLE {table} ADD COLUMN \"deleted_at\" {ts}")).await?;
-            }
-        }
-    }
-    let concurrent = !new_table && dialect == Dialect::Postgres;
-    for f in &def.fields {
-        if f.name == def.primary_key.field {
-            continue;
-        }
-        if f.unique {
-            let (_, sql) = index_sql(dialect, true, &def.table, &f.name, "", false);
-            ddl(tx, &sql).await?;
-        } else if f.indexed {
-            let (name, sql) = index_sql(dialect, false, &def.table, &f.name, "", concurrent);
-            if concurrent {
-                deferred.indexes.push((name, sql));
-            } else {
-                ddl(tx, &sql).await?;
-            }
-        }
-    }
-    if def.soft_delete {
-        let (name, sql) = index_sql(
-            dialect,
-            false,
-            &def.table,
-            "deleted_at",
-            " WHERE \"deleted_at\" IS NULL",
-            concurrent,
-        );
-        if concurrent {
-            deferred.indexes.push((name, sql));
-        } else {
-            ddl(tx, &sql).await?;
-        }
-    }
-    Ok(deferred)
+    let built = ddl::sync_table(tx, &table_spec(def))
+        .await
+        .map_err(migration_error)?;
+    Ok(built.into())
 }
 
 /// Join table for many-to-many (if missing) and the foreign-key index for
 /// one-to-one/one-to-many relations.
 pub async fn migrate_relation(tx: &mut Tx, def: &RelationDef, reg: &Registry) -> Result<Deferred> {
-    let dialect = tx.dialect();
-    let mut deferred = Deferred::default();
     let (Some(source), Some(target)) = (reg.entity(&def.source), reg.entity(&def.target)) else {
-        return Ok(deferred);
+        return Ok(Deferred::default());
     };
     if def.kind == "many_to_many" {
-        if existing_columns(tx, &def.join_table).await?.is_none() {
-            let skey = if def.source_key.is_empty() {
-                &source.def.primary_key.field
-            } else {
-                &def.source_key
-            };
-            let sty = source.field(skey).map(|f| f.ty).unwrap_or(FieldType::String);
-            let tty = target.pk_field().ty;
-            ddl(
-                tx,
-                &format!(
-                    "CREATE TABLE {} ({} {} NOT NULL, {} {} NOT NULL, PRIMARY KEY ({}, {}))",
-                    quote_ident(&def.join_table),
-                    quote_ident(&def.source_join_key),
-                    sty.column_type(dialect, None),
-                    quote_ident(&def.target_join_key),
-                    tty.column_type(dialect, None),
-                    quote_ident(&def.source_join_key),
-                    quote_ident(&def.target_join_key),
-                ),
-            )
-            .await?;
-            let (_, sql) = index_sql(dialect, false, &def.join_table, &def.target_join_key, "", false);
-            ddl(tx, &sql).await?;
-        }
-    } else if target.field(&def.target_key).is_some_and(|f| !f.def.unique) {
-        let concurrent = dialect == Dialect::Postgres;
-        let (name, sql) = index_sql(dialect, false, &target.def.table, &def.target_key, "", concurrent);
-        if concurrent {
-            deferred.indexes.push((name, sql));
+        let skey = if def.source_key.is_empty() {
+            &source.def.primary_key.field
         } else {
-            ddl(tx, &sql).await?;
-        }
+            &def.source_key
+        };
+        let spec = JoinTableSpec {
+            name: def.join_table.clone(),
+            source_column: def.source_join_key.clone(),
+            source_type: source.field(skey).map(|f| f.ty).unwrap_or(FieldType::String),
+            target_column: def.target_join_key.clone(),
+            target_type: target.pk_field().ty,
+        };
+        ddl::sync_join_table(tx, &spec).await.map_err(migration_error)?;
+        return Ok(Deferred::default());
     }
-    Ok(deferred)
+    if target.field(&def.target_key).is_some_and(|f| !f.def.unique) {
+        let built = ddl::sync_index(tx, &target.def.table, &IndexSpec::plain(&def.target_key))
+            .await
+            .map_err(migration_error)?;
+        return Ok(built.into());
+    }
+    Ok(Deferred::default())
 }
 
 /// Builds deferred indexes; a failed concurrent build leaves an invalid index
 /// behind, which is dropped so a later attempt can retry it.
 pub async fn run_deferred(db: &Db, deferred: Deferred) {
-    for (name, sql) in deferred.indexes {
-        if let Err(e) = db.batch(&sql).await {
-            tracing::warn!(index = %name, error = %e, "index build failed");
-            let _ = db
-                .batch(&format!(
-                    "DROP INDEX CONCURRENTLY IF EXISTS {}",
-                    quote_ident(&name)
-                ))
-                .await;
-        }
-    }
+    let indexes = deferred
+        .indexes
+        .into_iter()
+        .map(|(name, sql)| DeferredIndex { name, sql });
+    ddl::build_deferred(db, indexes).await;
 }
 
-/// Runs one DDL statement; a failure is 422 with the database's message (the
-/// transaction then rolls back, leaving the old schema and metadata).
-async fn ddl(tx: &mut Tx, sql: &str) -> Result<()> {
-    tx.batch(sql).await.map_err(|e| match e.kind {
-        rocket_store::StoreErrorKind::PoolTimeout | rocket_store::StoreErrorKind::Closed => Error::from(e),
-        _ => Error::validation(format!("migration failed: {}", e.message)),
-    })
+/// A refused statement is 422 with the database's message (the transaction
+/// then rolls back, leaving the old schema and metadata).
+fn migration_error(e: DdlError) -> Error {
+    match e {
+        DdlError::Store(e) => Error::from(e),
+        DdlError::Rejected(e) => Error::validation(format!("migration failed: {}", e.message)),
+    }
 }

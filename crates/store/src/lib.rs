@@ -1,10 +1,25 @@
-//! Storage layer: two SQL dialects (PostgreSQL, SQLite) behind one async interface.
+//! Storage layer: two SQL dialects (PostgreSQL, SQLite) behind one async
+//! interface, and the one place SQL differs between them.
 //!
-//! Everything above this crate speaks `Db` / `Tx` with `$n` placeholders and
-//! [`Value`] parameters; the dialect modules are the only place the two differ.
+//! Owns:
+//! - `Db` / `Tx`: pools and transactions; statements use `$n` placeholders and
+//!   [`Value`] parameters on both dialects (rewritten for SQLite here).
+//! - [`ddl`]: entity tables from dialect-neutral specs (column types per
+//!   [`ddl::FieldType`], keys, defaults, indexes, deferred concurrent builds),
+//!   plus CREATE/DROP DATABASE on PostgreSQL.
+//! - [`migrations`]: the system tables as versioned SQL files per dialect
+//!   (`migrations/<pg|sqlite>/<management|app>/V<n>__<name>.sql`), applied in
+//!   order at bootstrap and recorded in `_schema_migrations`.
+//!
+//! Must not: know the metadata model (`rocket_meta` builds specs from its
+//! definitions, never the other way round), decide HTTP errors, or hold any
+//! domain rule. Above this crate nothing branches on [`Dialect`] or assembles
+//! SQL text at run time; `tests/sql_stays_in_store.rs` keeps it so.
 
+pub mod ddl;
 mod dialect;
 mod error;
+pub mod migrations;
 mod pg;
 mod rows;
 mod sqlite;
