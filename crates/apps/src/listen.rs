@@ -9,7 +9,10 @@ use futures_util::StreamExt;
 use tokio::sync::watch;
 use tokio_postgres::AsyncMessage;
 
-use crate::platform::{Platform, CHANNEL};
+use crate::platform::Platform;
+
+/// Subscribes to `platform::CHANNEL` (kept in step with it by a test).
+const LISTEN: &str = "LISTEN rocket_meta";
 
 pub async fn run(pg: tokio_postgres::Config, platform: Weak<Platform>, mut stop: watch::Receiver<bool>) {
     loop {
@@ -29,7 +32,7 @@ pub async fn run(pg: tokio_postgres::Config, platform: Weak<Platform>, mut stop:
                         }
                     }
                 });
-                if let Err(e) = client.batch_execute(&format!("LISTEN {CHANNEL}")).await {
+                if let Err(e) = client.batch_execute(LISTEN).await {
                     tracing::warn!(error = %e, "LISTEN failed; retrying");
                 } else {
                     loop {
@@ -53,5 +56,13 @@ pub async fn run(pg: tokio_postgres::Config, platform: Weak<Platform>, mut stop:
             _ = stop.changed() => return,
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn listens_on_the_channel() {
+        assert_eq!(super::LISTEN, format!("LISTEN {}", crate::platform::CHANNEL));
     }
 }

@@ -29,28 +29,16 @@ const ALLOWLIST: &[(&str, &str)] = &[
     ),
     ("crates/engine/src/write/mod.rs", "delete cascades"),
     ("crates/engine/src/write/slug.rs", "slug lookups"),
-    // Admin persistence of metadata rows (moving to the admin crate).
+    // Import's sample rows: INSERT … ON CONFLICT DO NOTHING per entity.
     (
-        "crates/engine/src/logic_admin.rs",
-        "rules/machines/workflows/webhooks rows",
+        "crates/admin/src/transfer/samples.rs",
+        "sample rows and join rows",
     ),
-    ("crates/engine/src/policy_admin.rs", "permission rows per dialect"),
-    (
-        "crates/engine/src/schema_admin.rs",
-        "entity/relation rows per dialect",
-    ),
-    (
-        "crates/engine/src/transfer.rs",
-        "import rows, per-dialect definitions",
-    ),
-    ("crates/engine/src/ui_configs.rs", "UI config rows per dialect"),
     // Snapshot compilation: `sql_by_pk` and `Registry::default()`.
     (
         "crates/meta/src/registry.rs",
         "precompiled statement, default dialect",
     ),
-    // A fixed channel, but formatted: one literal would do.
-    ("crates/apps/src/listen.rs", "LISTEN statement"),
     ("crates/testkit/src/lib.rs", "DROP DATABASE of test runs"),
 ];
 
