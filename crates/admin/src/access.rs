@@ -111,20 +111,25 @@ pub async fn create(app: &AppContext, b: PolicyBody) -> Result<Json> {
     apply(app, Publish::OnSuccess, |_| insert(&app.db, b)).await
 }
 
+/// The parameters of both statements: key, columns, timestamp.
+fn params(key: Value, b: &PolicyBody, conditions: &[Condition]) -> [Value; 6] {
+    [
+        key,
+        Value::text(&b.entity),
+        Value::text(&b.action),
+        Value::TextList(b.roles.clone()),
+        stored_conditions(conditions),
+        Value::Timestamp(Utc::now()),
+    ]
+}
+
 /// Inserts without the change sequence (import holds it already).
 pub(crate) async fn insert(db: &Db, b: PolicyBody) -> Result<Json> {
     let conditions = validate(&b)?;
     let id = Uuid::new_v4().to_string();
     db.execute(
         "INSERT INTO _permissions (id, entity, action, roles, conditions, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
-        &[
-            Value::text(&id),
-            Value::text(&b.entity),
-            Value::text(&b.action),
-            Value::TextList(b.roles.clone()),
-            stored_conditions(&conditions),
-            Value::Timestamp(Utc::now()),
-        ],
+        &params(Value::text(&id), &b, &conditions),
     )
     .await?;
     Ok(response(&id, &b, &conditions))
@@ -140,14 +145,7 @@ async fn rewrite(db: &Db, id: &str, b: PolicyBody) -> Result<Json> {
     let n = db
         .execute(
             "UPDATE _permissions SET entity = $2, action = $3, roles = $4, conditions = $5, updated_at = $6 WHERE id = $1",
-            &[
-                k,
-                Value::text(&b.entity),
-                Value::text(&b.action),
-                Value::TextList(b.roles.clone()),
-                stored_conditions(&conditions),
-                Value::Timestamp(Utc::now()),
-            ],
+            &params(k, &b, &conditions),
         )
         .await?;
     if n == 0 {

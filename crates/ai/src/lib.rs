@@ -1,5 +1,7 @@
 //! AI schema generator (semantics.md §21): an OpenAI-compatible
 //! chat-completions client that turns a prompt into an import document.
+//!
+//! It only produces the document; importing it is the admin crate's job.
 
 use std::time::Duration;
 

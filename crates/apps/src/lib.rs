@@ -1,5 +1,9 @@
 //! Platform and multi-app management: the management database, one
-//! `AppContext` per app, app lifecycle and account sessions.
+//! `AppContext` per app (pool, registry snapshot, effect handlers), app
+//! lifecycle, login/refresh/logout, users and invites.
+//!
+//! Must not: change metadata (the admin crate runs that sequence), or run
+//! the read/write pipelines (engine).
 
 pub mod accounts;
 mod app;

@@ -1,6 +1,9 @@
 //! Server configuration: `app.yaml` (reference-compatible keys) overridden by
 //! environment variables. Every key `a.b_c` can be set as `ROCKET_A_B_C`;
 //! `DATABASE_URL` configures PostgreSQL in one variable.
+//!
+//! Owns parsing and validation of settings only; it must not open
+//! connections or know about HTTP.
 
 mod env;
 

@@ -3,6 +3,8 @@
 //!
 //! PostgreSQL suites are skipped with a message when the server is
 //! unreachable, unless `CI=true`, where that is a failure.
+//!
+//! Never a dependency of production code.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
