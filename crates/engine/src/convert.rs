@@ -19,7 +19,7 @@ pub fn to_json(v: Value, ty: FieldType) -> Json {
         (Value::Timestamp(t), _) => Json::String(format_timestamp(&t)),
         (Value::Date(d), _) => Json::String(d.to_string()),
         (Value::Uuid(u), _) => Json::String(u.to_string()),
-        (Value::Json(j), _) => j,
+        (Value::Json(j) | Value::Document(j), _) => j,
         (Value::TextList(l), _) => Json::from(l),
         (Value::List(_), _) => Json::Null,
         (Value::Text(s), ty) => text_to_json(s, ty),
