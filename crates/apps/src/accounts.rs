@@ -62,6 +62,10 @@ impl Accounts<'_> {
         );
         let row = self.db.query_opt(&sql, &[Value::text(email.trim())]).await?;
         let Some(row) = row else {
+            // Same work as a wrong password, so timing does not tell which emails exist.
+            let pw = password.to_string();
+            let _ =
+                tokio::task::spawn_blocking(move || verify_password(&pw, rocket_auth::dummy_hash())).await;
             return Err(Error::unauthorized("Invalid email or password"));
         };
         if !check_password(password.to_string(), row.string("password_hash")).await {
