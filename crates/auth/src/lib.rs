@@ -37,16 +37,23 @@ pub enum AuthError {
 
 pub fn issue_access_token(secret: &str, user_id: &str, roles: &[String]) -> Result<String, AuthError> {
     let iat = Utc::now().timestamp();
-    let claims = Claims {
-        sub: user_id.to_string(),
-        roles: roles.to_vec(),
-        iat,
-        exp: iat + ACCESS_TTL_SECS,
-        nbf: None,
-    };
+    sign(
+        secret,
+        &Claims {
+            sub: user_id.to_string(),
+            roles: roles.to_vec(),
+            iat,
+            exp: iat + ACCESS_TTL_SECS,
+            nbf: None,
+        },
+    )
+}
+
+/// HS256-signs any claims (tests forge tokens with it).
+pub fn sign(secret: &str, claims: &Claims) -> Result<String, AuthError> {
     encode(
         &Header::new(Algorithm::HS256),
-        &claims,
+        claims,
         &EncodingKey::from_secret(secret.as_bytes()),
     )
     .map_err(|e| AuthError::Token(e.to_string()))
