@@ -84,6 +84,10 @@ impl Accounts<'_> {
             .query_opt(self.tables.login, &[Value::text(email.trim())])
             .await?;
         let Some(row) = row else {
+            // Same work as a wrong password, so timing does not tell which emails exist.
+            let pw = password.to_string();
+            let _ =
+                tokio::task::spawn_blocking(move || verify_password(&pw, rocket_auth::dummy_hash())).await;
             return Err(Error::unauthorized("Invalid email or password"));
         };
         if !check_password(password.to_string(), row.string("password_hash")).await {

@@ -11,6 +11,10 @@ pub const REFRESH_TTL_SECS: i64 = 7 * 24 * 3600;
 /// bcrypt cost used by the reference; its hashes must keep verifying.
 pub const BCRYPT_COST: u32 = 10;
 
+/// Clock skew tolerated between nodes for `nbf` and `iat`: a token may claim
+/// to be issued, or to become valid, at most this far in the future.
+pub const CLOCK_SKEW_SECS: i64 = 60;
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Claims {
     pub sub: String,
@@ -18,6 +22,9 @@ pub struct Claims {
     pub roles: Vec<String>,
     pub iat: i64,
     pub exp: i64,
+    /// Not before; we never issue it but honour it when a token carries it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -30,29 +37,54 @@ pub enum AuthError {
 
 pub fn issue_access_token(secret: &str, user_id: &str, roles: &[String]) -> Result<String, AuthError> {
     let iat = Utc::now().timestamp();
-    let claims = Claims {
-        sub: user_id.to_string(),
-        roles: roles.to_vec(),
-        iat,
-        exp: iat + ACCESS_TTL_SECS,
-    };
+    sign(
+        secret,
+        &Claims {
+            sub: user_id.to_string(),
+            roles: roles.to_vec(),
+            iat,
+            exp: iat + ACCESS_TTL_SECS,
+            nbf: None,
+        },
+    )
+}
+
+/// HS256-signs any claims (tests forge tokens with it).
+pub fn sign(secret: &str, claims: &Claims) -> Result<String, AuthError> {
     encode(
         &Header::new(Algorithm::HS256),
-        &claims,
+        claims,
         &EncodingKey::from_secret(secret.as_bytes()),
     )
     .map_err(|e| AuthError::Token(e.to_string()))
 }
 
-/// Verifies signature (HMAC only) and expiry. No leeway: an expired token is expired.
+/// Verifies signature (HMAC only), expiry, `nbf` and `iat`. No leeway on
+/// `exp`: an expired token is expired. `nbf` and `iat` get [`CLOCK_SKEW_SECS`],
+/// so a token minted for later (or by a clock far ahead) is refused.
 pub fn verify_access_token(secret: &str, token: &str) -> Option<Claims> {
     let mut v = Validation::new(Algorithm::HS256);
     v.algorithms = vec![Algorithm::HS256, Algorithm::HS384, Algorithm::HS512];
     v.leeway = 0;
+    // Checked below with the skew allowance (the library's leeway also widens `exp`).
+    v.validate_nbf = false;
     v.set_required_spec_claims(&["exp", "sub"]);
-    decode::<Claims>(token, &DecodingKey::from_secret(secret.as_bytes()), &v)
-        .ok()
-        .map(|d| d.claims)
+    let claims = decode::<Claims>(token, &DecodingKey::from_secret(secret.as_bytes()), &v)
+        .ok()?
+        .claims;
+    let latest = Utc::now().timestamp().saturating_add(CLOCK_SKEW_SECS);
+    if claims.iat > latest || claims.nbf.is_some_and(|nbf| nbf > latest) {
+        return None;
+    }
+    Some(claims)
+}
+
+/// Constant-time comparison for shared secrets (bearer tokens in config).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// New hashes are Argon2id (PHC string, `$argon2id$...`), the current
@@ -64,6 +96,18 @@ pub fn hash_password(password: &str) -> Result<String, AuthError> {
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(|e| AuthError::Hash(e.to_string()))
+}
+
+/// An Argon2id hash made like [`hash_password`] (same parameters) of a random
+/// password, computed once. Login verifies against it when the email is
+/// unknown, so an unknown email costs the same time as a wrong password.
+pub fn dummy_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| {
+        // The random password is never kept, so nothing verifies against it.
+        // Hashing 32 ASCII characters with default parameters cannot fail.
+        hash_password(&random_hex(16)).expect("argon2 hashes a short password")
+    })
 }
 
 /// bcrypt hash as the reference makes them; kept for compatibility tests.
@@ -123,6 +167,7 @@ mod tests {
             roles: vec![],
             iat: now - 100,
             exp: now - 10,
+            nbf: None,
         };
         let t = encode(
             &Header::new(Algorithm::HS256),
@@ -131,6 +176,72 @@ mod tests {
         )
         .unwrap();
         assert!(verify_access_token("s", &t).is_none());
+    }
+
+    fn signed(claims: &Claims) -> String {
+        encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &EncodingKey::from_secret(b"s"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn future_nbf_and_iat_are_rejected_beyond_the_skew() {
+        let now = Utc::now().timestamp();
+        let base = Claims {
+            sub: "u".into(),
+            roles: vec![],
+            iat: now,
+            exp: now + 3600,
+            nbf: None,
+        };
+        let with = |iat: i64, nbf: Option<i64>| {
+            signed(&Claims {
+                iat,
+                nbf,
+                ..base.clone()
+            })
+        };
+        assert!(verify_access_token("s", &with(now, None)).is_some());
+        assert!(verify_access_token("s", &with(now, Some(now))).is_some());
+        assert!(
+            verify_access_token("s", &with(now, Some(now + 30))).is_some(),
+            "within the skew"
+        );
+        assert!(
+            verify_access_token("s", &with(now, Some(now + 600))).is_none(),
+            "nbf ahead"
+        );
+        assert!(
+            verify_access_token("s", &with(now + 600, None)).is_none(),
+            "iat ahead"
+        );
+        assert!(
+            verify_access_token("s", &with(now + 30, None)).is_some(),
+            "within the skew"
+        );
+    }
+
+    #[test]
+    fn constant_time_eq_compares_bytes() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+    }
+
+    #[test]
+    fn dummy_hash_costs_what_a_real_hash_costs() {
+        use argon2::password_hash::PasswordHash;
+        let real = hash_password("changeme").unwrap();
+        let real = PasswordHash::new(&real).unwrap();
+        let dummy = PasswordHash::new(dummy_hash()).unwrap();
+        assert_eq!(dummy.algorithm, real.algorithm);
+        assert_eq!(dummy.version, real.version);
+        assert_eq!(dummy.params, real.params, "same cost parameters");
+        assert!(!verify_password("", dummy_hash()));
+        assert_eq!(dummy_hash(), dummy_hash(), "computed once");
     }
 
     #[test]

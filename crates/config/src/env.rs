@@ -8,6 +8,9 @@ pub const ENV_KEYS: &[&str] = &[
     "server.host",
     "server.body_limit",
     "server.shutdown_timeout_secs",
+    "server.header_read_timeout_ms",
+    "server.idle_timeout_secs",
+    "server.max_connections",
     "database.driver",
     "database.host",
     "database.port",
@@ -41,6 +44,9 @@ pub const ENV_KEYS: &[&str] = &[
     "ai.model",
     "writes.max_depth",
     "writes.max_operations",
+    "metrics.listen",
+    "metrics.token",
+    "metrics.public",
 ];
 
 /// The reference's spellings for top-level keys (`JWT_SECRET`, ...).
@@ -83,6 +89,8 @@ fn set(doc: &mut Value, key: &str, raw: &str) -> Result<(), ConfigError> {
         "ai.base_url",
         "ai.api_key",
         "ai.model",
+        "metrics.listen",
+        "metrics.token",
     ];
     if string_keys.contains(&key) {
         val = Value::String(raw.to_string());

@@ -55,6 +55,13 @@ pub struct ServerConfig {
     pub body_limit: usize,
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     pub shutdown_timeout_secs: u64,
+    /// Milliseconds a client has to send a complete request head, counted from
+    /// its first byte (or from connecting); slower clients are disconnected.
+    pub header_read_timeout_ms: u64,
+    /// Seconds a keep-alive connection may sit idle between requests.
+    pub idle_timeout_secs: u64,
+    /// Open connections per node; further clients wait in the listen backlog.
+    pub max_connections: usize,
 }
 
 impl Default for ServerConfig {
@@ -64,6 +71,9 @@ impl Default for ServerConfig {
             host: "127.0.0.1".into(),
             body_limit: 2 * 1024 * 1024,
             shutdown_timeout_secs: 30,
+            header_read_timeout_ms: 10_000,
+            idle_timeout_secs: 60,
+            max_connections: 10_000,
         }
     }
 }
@@ -182,6 +192,27 @@ impl Default for WritesConfig {
     }
 }
 
+/// Who may scrape `GET /metrics` (it names every app). With neither `listen`
+/// nor `token` nor `public`, the main listener does not serve it at all.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// `host:port` of a separate listener that serves only `/metrics`; the main
+    /// listener then answers 404 there.
+    pub listen: String,
+    /// When set, a scrape must send `Authorization: Bearer <token>`.
+    pub token: String,
+    /// Serve `/metrics` on the main listener to anyone (development only).
+    pub public: bool,
+}
+
+impl MetricsConfig {
+    /// Whether the main listener serves `/metrics`.
+    pub fn on_main_listener(&self) -> bool {
+        self.listen.is_empty() && (self.public || !self.token.is_empty())
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AiConfig {
@@ -196,12 +227,16 @@ pub struct Config {
     pub server: ServerConfig,
     pub database: DatabaseConfig,
     pub app_pool_size: usize,
+    /// Empty (the default): generated on first start and kept in the data
+    /// directory (see the server's `secrets` module).
     pub jwt_secret: String,
+    /// Empty (the default): generated and kept like `jwt_secret`.
     pub platform_jwt_secret: String,
     pub storage: StorageConfig,
     pub instrumentation: InstrumentationConfig,
     pub ai: AiConfig,
     pub writes: WritesConfig,
+    pub metrics: MetricsConfig,
 }
 
 impl Default for Config {
@@ -210,12 +245,13 @@ impl Default for Config {
             server: ServerConfig::default(),
             database: DatabaseConfig::default(),
             app_pool_size: 5,
-            jwt_secret: "changeme-secret".into(),
-            platform_jwt_secret: "changeme-platform-secret".into(),
+            jwt_secret: String::new(),
+            platform_jwt_secret: String::new(),
             storage: StorageConfig::default(),
             instrumentation: InstrumentationConfig::default(),
             ai: AiConfig::default(),
             writes: WritesConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -305,11 +341,20 @@ impl Config {
         if self.storage.max_file_size == 0 {
             return bad("storage.max_file_size", "must be greater than 0");
         }
-        if self.platform_jwt_secret.is_empty() {
-            return bad("platform_jwt_secret", "must not be empty");
-        }
         if self.server.body_limit < 1024 {
             return bad("server.body_limit", "must be at least 1024 bytes");
+        }
+        if self.server.header_read_timeout_ms == 0 {
+            return bad("server.header_read_timeout_ms", "must be at least 1");
+        }
+        if self.server.idle_timeout_secs == 0 {
+            return bad("server.idle_timeout_secs", "must be at least 1");
+        }
+        if self.server.max_connections == 0 {
+            return bad("server.max_connections", "must be at least 1");
+        }
+        if !self.metrics.listen.is_empty() && self.metrics.listen.parse::<std::net::SocketAddr>().is_err() {
+            return bad("metrics.listen", "must be an address like 127.0.0.1:9100");
         }
         Ok(())
     }

@@ -128,3 +128,54 @@ fn s3_storage_needs_a_bucket() {
     let e = Config::from_yaml_and_env("storage:\n  s3:\n    bucketname: x\n", &env_of(&[])).unwrap_err();
     assert!(e.to_string().contains("bucketname"), "{e}");
 }
+
+#[test]
+fn connection_limits_and_metrics_access() {
+    let c = Config::from_yaml_and_env("", &env_of(&[])).unwrap();
+    assert_eq!(c.server.header_read_timeout_ms, 10_000);
+    assert_eq!(c.server.idle_timeout_secs, 60);
+    assert_eq!(c.server.max_connections, 10_000);
+    assert!(
+        c.platform_jwt_secret.is_empty() && c.jwt_secret.is_empty(),
+        "generated at start"
+    );
+    assert!(!c.metrics.on_main_listener(), "metrics are closed by default");
+    let c = Config::from_yaml_and_env(
+        "",
+        &env_of(&[
+            ("ROCKET_SERVER_HEADER_READ_TIMEOUT_MS", "250"),
+            ("ROCKET_SERVER_IDLE_TIMEOUT_SECS", "5"),
+            ("ROCKET_SERVER_MAX_CONNECTIONS", "3"),
+            ("ROCKET_METRICS_TOKEN", "1234"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(
+        (
+            c.server.header_read_timeout_ms,
+            c.server.idle_timeout_secs,
+            c.server.max_connections
+        ),
+        (250, 5, 3)
+    );
+    assert_eq!(c.metrics.token, "1234", "string key stays a string");
+    assert!(c.metrics.on_main_listener());
+    let c =
+        Config::from_yaml_and_env("metrics:\n  listen: 127.0.0.1:9100\n  token: t\n", &env_of(&[])).unwrap();
+    assert!(
+        !c.metrics.on_main_listener(),
+        "a separate listener takes /metrics off the main one"
+    );
+    for (yaml, key) in [
+        (
+            "server:\n  header_read_timeout_ms: 0\n",
+            "server.header_read_timeout_ms",
+        ),
+        ("server:\n  idle_timeout_secs: 0\n", "server.idle_timeout_secs"),
+        ("server:\n  max_connections: 0\n", "server.max_connections"),
+        ("metrics:\n  listen: nowhere\n", "metrics.listen"),
+    ] {
+        let e = Config::from_yaml_and_env(yaml, &env_of(&[])).unwrap_err();
+        assert!(e.to_string().contains(key), "{e}");
+    }
+}

@@ -32,3 +32,32 @@ impl IntoResponse for ApiError {
         res
     }
 }
+
+/// Code and message for an error status that reached the client without an
+/// envelope: axum's extractor rejections and method router, and hyper's own
+/// answers to unparsable requests (the server rewrites those). Codes the
+/// contract lacks (405, 408, 414, 431) get descriptive new ones (http-api.md §5).
+pub fn status_error(status: StatusCode) -> (&'static str, &'static str) {
+    match status.as_u16() {
+        401 => ("UNAUTHORIZED", "Authentication required"),
+        403 => ("FORBIDDEN", "Forbidden"),
+        404 => ("NOT_FOUND", "Route not found"),
+        405 => ("METHOD_NOT_ALLOWED", "Method not allowed"),
+        408 => ("REQUEST_TIMEOUT", "Request timed out"),
+        409 => ("CONFLICT", "Conflict"),
+        413 => ("PAYLOAD_TOO_LARGE", "Request body too large"),
+        414 => ("URI_TOO_LONG", "URI too long"),
+        422 => ("VALIDATION_FAILED", "Validation failed"),
+        429 => ("RATE_LIMITED", "Too many requests"),
+        431 => ("HEADERS_TOO_LARGE", "Request headers too large"),
+        503 => ("OVERLOADED", "Service unavailable"),
+        500.. => ("INTERNAL_ERROR", "Internal server error"),
+        _ => ("INVALID_PAYLOAD", "Invalid request"),
+    }
+}
+
+/// The JSON envelope bytes for [`status_error`].
+pub fn status_body(status: StatusCode) -> Vec<u8> {
+    let (code, message) = status_error(status);
+    serde_json::to_vec(&serde_json::json!({"error": {"code": code, "message": message}})).unwrap_or_default()
+}

@@ -8,9 +8,18 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
-/// JSON body: unparsable → 400 INVALID_PAYLOAD "Invalid JSON body";
-/// over the configured limit → 413 PAYLOAD_TOO_LARGE.
+/// JSON object body: unparsable, or any other top-level type (serde would
+/// read an array positionally into a struct) → 400 INVALID_PAYLOAD "Invalid
+/// JSON body"; over the configured limit → 413 PAYLOAD_TOO_LARGE.
 pub struct JsonBody<T>(pub T);
+
+/// Whether the first significant byte opens an object (JSON whitespace only).
+fn is_object(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        .is_some_and(|b| *b == b'{')
+}
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
@@ -23,6 +32,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                 ApiError(Error::invalid_json())
             }
         })?;
+        if !is_object(&bytes) {
+            return Err(ApiError(Error::invalid_json()));
+        }
         serde_json::from_slice(&bytes)
             .map(JsonBody)
             .map_err(|_| ApiError(Error::invalid_json()))
@@ -85,5 +97,27 @@ pub fn bearer(parts: &axum::http::HeaderMap) -> Result<&str, Error> {
             Ok(token.trim())
         }
         _ => Err(Error::unauthorized("Invalid auth header format")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_objects_are_json_bodies() {
+        for ok in [&b"{}"[..], b" \n\t{\"a\":1}"] {
+            assert!(super::is_object(ok));
+        }
+        for bad in [
+            &b"[]"[..],
+            b"[\"a@b\", \"pw\"]",
+            b"\"x\"",
+            b"1",
+            b"null",
+            b"true",
+            b"",
+            b"  ",
+        ] {
+            assert!(!super::is_object(bad), "{}", String::from_utf8_lossy(bad));
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! HTTP surface: routes, extractors, middleware and the error envelope.
 //! Thin by design: handlers parse, call the layers below, and render.
 
+mod envelope;
 pub mod error;
 pub mod extract;
 mod metrics;
@@ -149,16 +150,29 @@ pub fn router(state: AppState) -> Router {
         .merge(app_private)
         .layer(from_fn_with_state(state.clone(), middleware::resolve_app));
 
-    Router::new()
+    let mut root = Router::new()
         .route("/health", get(routes::health::health))
-        .route("/openapi.json", get(routes::openapi::platform))
-        .route("/metrics", get(metrics::render))
-        .nest("/api/_platform", platform_public.merge(platform_private))
+        .route("/openapi.json", get(routes::openapi::platform));
+    if state.platform.config.metrics.on_main_listener() {
+        root = root.route("/metrics", get(metrics::render));
+    }
+    root.nest("/api/_platform", platform_public.merge(platform_private))
         .nest("/api/{app}", app)
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .layer(from_fn(envelope::ensure))
         .layer(from_fn(metrics::track))
         .layer(from_fn(trace_id))
+        .with_state(state)
+}
+
+/// `/metrics` alone, for the separate `metrics.listen` listener.
+pub fn metrics_router(state: AppState) -> Router {
+    metrics::init();
+    Router::new()
+        .route("/metrics", get(metrics::render))
+        .fallback(not_found)
+        .layer(from_fn(envelope::ensure))
         .with_state(state)
 }
 

@@ -1,16 +1,21 @@
 //! Prometheus metrics at `GET /metrics`: request counts and latency by route
 //! and status, and pool gauges (size, idle, waiting, checkout timeouts) for
-//! the management database and every app, sampled at scrape time.
+//! the management database and every app, sampled at scrape time. They name
+//! every app, so who may scrape is configured (`metrics.*`, decision 010).
 
 use std::sync::OnceLock;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::header;
+use axum::http::{header, HeaderMap};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
+use rocket_error::Error;
+
+use crate::error::ApiError;
+use crate::extract::bearer;
 use crate::AppState;
 
 /// One recorder per process (several test servers share it).
@@ -62,13 +67,18 @@ fn pool_gauges(db: &str, stats: rocket_store::PoolStats) {
     metrics::gauge!("rocket_db_pool_timeouts_total", &l).set(stats.timeouts as f64);
 }
 
-pub async fn render(State(s): State<AppState>) -> impl IntoResponse {
+/// With `metrics.token` set, a scrape must present it as a bearer token.
+pub async fn render(State(s): State<AppState>, headers: HeaderMap) -> Result<impl IntoResponse, ApiError> {
+    let token = s.platform.config.metrics.token.as_bytes();
+    if !token.is_empty() && !rocket_auth::constant_time_eq(bearer(&headers)?.as_bytes(), token) {
+        return Err(Error::unauthorized("Invalid metrics token").into());
+    }
     pool_gauges("_management", s.platform.mgmt.stats());
     for app in s.platform.loaded_apps() {
         pool_gauges(&app.name, app.db.stats());
     }
-    (
+    Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         handle().render(),
-    )
+    ))
 }

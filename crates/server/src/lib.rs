@@ -1,19 +1,32 @@
-//! Process wiring: config → platform → router → listener, and graceful stop.
+//! Process wiring: config → secrets → platform → router → listeners (with
+//! connection limits and timeouts), and graceful stop.
+
+mod conn;
+mod listener;
+mod parse_errors;
+pub mod secrets;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::Request;
 use rocket_apps::Platform;
 use rocket_config::Config;
 use tokio::sync::watch;
 use tower::Layer;
 use tower_http::normalize_path::NormalizePathLayer;
 
+use crate::conn::Limits;
+use crate::listener::{CappedListener, PerConnection};
+
+/// Connections of the `metrics.listen` listener (scrapers are few).
+const METRICS_CONNECTIONS: usize = 64;
+
 /// A server bound to its port and serving in the background.
 pub struct RunningServer {
     pub addr: SocketAddr,
+    /// The `metrics.listen` listener, when configured.
+    pub metrics_addr: Option<SocketAddr>,
     pub platform: Arc<Platform>,
     stop_tx: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
@@ -33,9 +46,16 @@ impl RunningServer {
     }
 }
 
-pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
+pub async fn start(mut config: Config) -> anyhow::Result<RunningServer> {
+    secrets::resolve(&mut config)?;
     let bind = format!("{}:{}", config.server.host, config.server.port);
     let grace = Duration::from_secs(config.server.shutdown_timeout_secs);
+    let limits = Limits {
+        header_read: Duration::from_millis(config.server.header_read_timeout_ms),
+        idle: Duration::from_secs(config.server.idle_timeout_secs),
+    };
+    let max_connections = config.server.max_connections;
+    let metrics_bind = config.metrics.listen.clone();
     let platform = Platform::start(config)
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.message))?;
@@ -43,23 +63,53 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {bind}: {e}"))?;
     let addr = listener.local_addr()?;
-    let router = rocket_http::router(rocket_http::AppState {
+    let metrics_listener = if metrics_bind.is_empty() {
+        None
+    } else {
+        let l = tokio::net::TcpListener::bind(&metrics_bind)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {metrics_bind} (metrics.listen): {e}"))?;
+        Some(l)
+    };
+    let metrics_addr = metrics_listener.as_ref().map(|l| l.local_addr()).transpose()?;
+    let state = rocket_http::AppState {
         platform: platform.clone(),
-    });
-    let service = NormalizePathLayer::trim_trailing_slash().layer(router);
+    };
+    let service = NormalizePathLayer::trim_trailing_slash().layer(rocket_http::router(state.clone()));
+    let metrics_service = rocket_http::metrics_router(state);
     let (stop_tx, mut stop_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let main = axum::serve(
+        CappedListener::new(listener, max_connections, limits),
+        PerConnection(service),
+    )
+    .with_graceful_shutdown(stopped(stop_rx.clone()));
+    let metrics = metrics_listener.map(|l| {
+        axum::serve(
+            CappedListener::new(l, METRICS_CONNECTIONS, limits),
+            PerConnection(metrics_service),
+        )
+        .with_graceful_shutdown(stopped(stop_rx.clone()))
+    });
     let p = platform.clone();
     let task = tokio::spawn(async move {
         let (drained_tx, mut drained_rx) = watch::channel(false);
-        let mut signal_rx = stop_rx.clone();
-        let serve = axum::serve(listener, axum::ServiceExt::<Request>::into_make_service(service))
-            .with_graceful_shutdown(async move {
-                let _ = signal_rx.wait_for(|s| *s).await;
-            });
         let serving = tokio::spawn(async move {
-            if let Err(e) = serve.await {
-                tracing::error!(error = %e, "server error");
-            }
+            let metrics = async move {
+                if let Some(m) = metrics {
+                    if let Err(e) = m.await {
+                        tracing::error!(error = %e, "metrics listener error");
+                    }
+                }
+            };
+            let main = async move {
+                if let Err(e) = main.await {
+                    tracing::error!(error = %e, "server error");
+                }
+            };
+            tokio::join!(main, metrics);
             let _ = drained_tx.send(true);
         });
         let _ = stop_rx.wait_for(|s| *s).await;
@@ -74,6 +124,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     });
     Ok(RunningServer {
         addr,
+        metrics_addr,
         platform,
         stop_tx,
         task,

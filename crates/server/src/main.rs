@@ -47,6 +47,14 @@ async fn main() -> ExitCode {
         ),
         _ => format!("local (under {})", config.storage.local_path.display()),
     };
+    let m = &config.metrics;
+    let metrics = match (m.listen.is_empty(), m.token.is_empty()) {
+        (false, true) => "GET /metrics on the metrics listener".to_string(),
+        (false, false) => "GET /metrics on the metrics listener, bearer token required".to_string(),
+        (true, false) => "GET /metrics, bearer token required".to_string(),
+        (true, true) if m.public => "GET /metrics, open to anyone (metrics.public)".to_string(),
+        (true, true) => "not served (set metrics.token or metrics.listen)".to_string(),
+    };
     let server = match rocket_server::start(config).await {
         Ok(s) => s,
         Err(e) => {
@@ -62,6 +70,10 @@ async fn main() -> ExitCode {
     println!("  store:    {store}");
     println!("  files:    {files}");
     println!("  config:   {from}");
+    match server.metrics_addr {
+        Some(a) => println!("  metrics:  {metrics} (http://{a})"),
+        None => println!("  metrics:  {metrics}"),
+    }
     println!(
         "  platform: {} / {} (seeded on first start; change it)",
         rocket_apps::PLATFORM_EMAIL,

@@ -109,6 +109,8 @@ impl TestServer {
         config.storage.local_path = dir.path().join("uploads");
         config.app_pool_size = 4;
         config.database.pool_size = 4;
+        // The suites scrape /metrics anonymously; production keeps it closed.
+        config.metrics.public = true;
         match store {
             Store::Sqlite => config.database.driver = Driver::Sqlite,
             Store::Postgres => {
@@ -137,6 +139,17 @@ impl TestServer {
             app_seq: AtomicU32::new(0),
             _dir: dir,
         })
+    }
+
+    /// `http://host:port` of the `metrics.listen` listener, when configured.
+    pub fn metrics_url(&self) -> Option<String> {
+        let addr = self.server.as_ref()?.metrics_addr?;
+        Some(format!("http://{addr}"))
+    }
+
+    /// The configuration the server runs with (generated secrets filled in).
+    pub fn running_config(&self) -> Option<&Config> {
+        self.server.as_ref().map(|s| s.platform.config.as_ref())
     }
 
     pub fn driver(&self) -> &'static str {

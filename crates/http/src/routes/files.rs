@@ -205,6 +205,70 @@ fn disposition(filename: &str) -> String {
     }
 }
 
+/// Types a browser displays without running anything from them. Everything
+/// else (HTML, SVG, XML, JavaScript, unknown types) could script the API
+/// origin if shown inline, so it is sent as an attachment.
+const INLINE_SAFE: &[&str] = &[
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "image/avif",
+    "image/bmp",
+    "image/x-icon",
+    "image/vnd.microsoft.icon",
+    "audio/mpeg",
+    "audio/ogg",
+    "audio/wav",
+    "audio/webm",
+    "audio/aac",
+    "audio/flac",
+    "video/mp4",
+    "video/webm",
+    "video/ogg",
+    "text/plain",
+    "application/pdf",
+];
+
+/// Applied to every download but PDF (browsers refuse to run their PDF
+/// viewer in a sandboxed document): no scripts, plugins, forms or requests
+/// even if a browser renders the content as a document.
+const SANDBOX: &str = "default-src 'none'; style-src 'unsafe-inline'; sandbox";
+
+/// The media type without parameters, lower-cased (`Text/HTML; charset=x` → `text/html`).
+fn essence(mime: &str) -> String {
+    mime.split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// Stored-XSS guard: `inline` only for [`INLINE_SAFE`] types, else `attachment`.
+fn content_disposition(mime: &str, filename: &str) -> String {
+    let inline = disposition(filename);
+    if INLINE_SAFE.contains(&essence(mime).as_str()) {
+        inline
+    } else {
+        inline.replacen("inline", "attachment", 1)
+    }
+}
+
+/// The headers that keep uploaded content from acting as part of the API
+/// origin: the disposition above, `nosniff`, and the sandbox CSP.
+fn content_safety(h: &mut HeaderMap, mime: &str, filename: &str) {
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&content_disposition(mime, filename)) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    if essence(mime) != "application/pdf" {
+        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(SANDBOX));
+    }
+}
+
 /// GET /api/:app/_files/:id — any app user; streams in constant memory.
 pub async fn serve(
     State(s): State<AppState>,
@@ -225,18 +289,10 @@ pub async fn serve(
         h.typed_insert(LastModified::from(t));
     }
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_str(&row.string("mime_type"))
-            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&disposition(&row.string("filename"))) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
+    let mime = HeaderValue::from_str(&row.string("mime_type"))
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    content_safety(&mut h, mime.to_str().unwrap_or_default(), &row.string("filename"));
+    h.insert(header::CONTENT_TYPE, mime);
     if not_modified(&headers, etag.as_ref(), modified) {
         return Ok((StatusCode::NOT_MODIFIED, h).into_response());
     }
@@ -369,6 +425,47 @@ mod tests {
             "inline; filename=\"r_sum_ 1.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9%201.pdf"
         );
         assert!(HeaderValue::from_str(&disposition("ü\"\u{7f}x")).is_ok());
+    }
+
+    #[test]
+    fn only_passive_types_are_inline() {
+        for mime in [
+            "image/png",
+            "application/pdf",
+            "text/plain; charset=utf-8",
+            "IMAGE/JPEG",
+        ] {
+            assert!(content_disposition(mime, "f").starts_with("inline;"), "{mime}");
+        }
+        for mime in [
+            "text/html",
+            "Text/HTML; charset=utf-8",
+            "image/svg+xml",
+            "application/javascript",
+            "text/javascript",
+            "text/xml",
+            "application/xml",
+            "application/xhtml+xml",
+            "application/octet-stream",
+            "x/unknown",
+            "",
+        ] {
+            assert_eq!(
+                content_disposition(mime, "a.html"),
+                "attachment; filename=\"a.html\"",
+                "{mime}"
+            );
+        }
+        let mut h = HeaderMap::new();
+        content_safety(&mut h, "image/svg+xml", "x.svg");
+        assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert!(h[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .ends_with("sandbox"));
+        let mut h = HeaderMap::new();
+        content_safety(&mut h, "application/pdf", "x.pdf");
+        assert!(!h.contains_key(header::CONTENT_SECURITY_POLICY));
     }
 
     #[test]
