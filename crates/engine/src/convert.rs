@@ -5,6 +5,9 @@ use rocket_meta::{Entity, FieldType};
 use rocket_store::{format_timestamp, parse_date, parse_timestamp, Dialect, Value};
 use serde_json::{Map, Number, Value as Json};
 
+/// A stored or client record: field name to API JSON, in field order.
+pub type Record = Map<String, Json>;
+
 /// A stored column value as the API shows it (booleans as booleans on SQLite,
 /// JSON columns as JSON, timestamps RFC 3339 UTC, dates `YYYY-MM-DD`).
 pub fn to_json(v: Value, ty: FieldType) -> Json {
@@ -19,7 +22,7 @@ pub fn to_json(v: Value, ty: FieldType) -> Json {
         (Value::Timestamp(t), _) => Json::String(format_timestamp(&t)),
         (Value::Date(d), _) => Json::String(d.to_string()),
         (Value::Uuid(u), _) => Json::String(u.to_string()),
-        (Value::Json(j), _) => j,
+        (Value::Json(j) | Value::Document(j), _) => j,
         (Value::TextList(l), _) => Json::from(l),
         (Value::List(_), _) => Json::Null,
         (Value::Text(s), ty) => text_to_json(s, ty),
@@ -48,8 +51,8 @@ fn text_to_json(s: String, ty: FieldType) -> Json {
     }
 }
 
-/// One row of `entity.select_list` as a JSON object.
-pub fn row_to_object(entity: &Entity, values: Vec<Value>) -> Map<String, Json> {
+/// One row of the entity's select list as a JSON object.
+pub fn row_to_object(entity: &Entity, values: Vec<Value>) -> Record {
     let mut out = Map::with_capacity(values.len());
     let mut it = values.into_iter();
     for f in &entity.fields {
@@ -67,8 +70,15 @@ fn type_err(field: &str, ty: &str) -> Detail {
     Detail::new(field, "type", format!("{field} must be {ty}"))
 }
 
+/// [`to_value`] under its old name; the dialect is no longer needed (a JSON
+/// document binds per dialect in the store). Kept until its last callers
+/// (rules.rs, transfer.rs) drop the argument.
+pub fn from_json(field: &str, ty: FieldType, v: &Json, _dialect: Dialect) -> Result<Value, Detail> {
+    to_value(field, ty, v)
+}
+
 /// A client value for `field` as a bind parameter, or a `type` detail.
-pub fn from_json(field: &str, ty: FieldType, v: &Json, dialect: Dialect) -> Result<Value, Detail> {
+pub fn to_value(field: &str, ty: FieldType, v: &Json) -> Result<Value, Detail> {
     if v.is_null() {
         return Ok(Value::Null);
     }
@@ -141,10 +151,7 @@ pub fn from_json(field: &str, ty: FieldType, v: &Json, dialect: Dialect) -> Resu
                 .ok_or_else(|| type_err(field, "a date (YYYY-MM-DD)")),
             _ => Err(type_err(field, "a date (YYYY-MM-DD)")),
         },
-        FieldType::Json | FieldType::File => Ok(match dialect {
-            Dialect::Postgres => Value::Json(v.clone()),
-            Dialect::Sqlite => Value::Text(v.to_string()),
-        }),
+        FieldType::Json | FieldType::File => Ok(Value::Document(v.clone())),
     }
 }
 
