@@ -5,13 +5,16 @@
 
 mod dialect;
 mod error;
+mod executor;
 mod pg;
 mod rows;
+pub mod sql;
 mod sqlite;
 mod value;
 
 pub use dialect::{quote_ident, Dialect};
 pub use error::{StoreError, StoreErrorKind};
+pub use executor::Executor;
 pub use pg::{PgDb, PgSettings};
 pub use rows::{Row, Rows};
 pub use sqlite::{SqliteDb, SqliteSettings};
