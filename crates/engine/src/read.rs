@@ -1,19 +1,20 @@
 //! Reads: list (page + count pipelined) and get, with batched includes that
-//! all go out together (one query per relation, `key = ANY($1)`).
+//! all go out together (one query per relation, the parents' keys bound as
+//! one list). This module builds plan values; the store renders their SQL.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use rocket_error::{Error, ErrorCode, Result};
 use rocket_meta::{Access, Entity, PkKind, Registry, RelKind, Relation};
-use rocket_store::{quote_ident, Db, Dialect, Rows, Value};
-use serde_json::{json, Map, Value as Json};
+use rocket_query::Filter;
+use rocket_store::sql::{self, Cond, List, Sort, Statement, Via};
+use rocket_store::{Db, Executor, Rows, Value};
+use serde_json::{json, Value as Json};
 
-use crate::convert::{from_json, json_string, row_to_object};
+pub use crate::convert::Record;
+use crate::convert::{json_string, row_to_object, to_json, to_value};
 use crate::perm::{self, Caller};
-use crate::query::{self, in_list, order_by, where_clause};
-
-pub type Record = Map<String, Json>;
 
 /// The bind value of a URL id for the entity's key, or None when the id
 /// cannot be a key of that type (so the answer is 404, not a database error).
@@ -33,18 +34,32 @@ pub fn not_found(entity: &Entity, id: &str) -> Error {
 }
 
 /// The live row a URL id names: by slug first when the entity has one and the
-/// id does not look like a key (semantics.md §15), then by primary key.
-pub async fn find(db: &Db, entity: &Entity, id: &str) -> Result<Option<Record>> {
+/// id does not look like a key (semantics.md §15), then by primary key. Runs
+/// on the pool (`db`) or inside a write transaction (`&mut tx`).
+pub async fn find(mut ex: impl Executor, entity: &Entity, id: &str) -> Result<Option<Record>> {
     if let Some(sql) = crate::write::slug::lookup_sql(entity, id) {
-        if let Some(r) = db.query_opt(&sql, &[Value::text(id)]).await? {
+        if let Some(r) = ex.query_opt(sql, &[Value::text(id)]).await? {
             return Ok(Some(row_to_object(entity, r.values)));
         }
     }
     let Some(key) = pk_value(entity, id) else {
         return Ok(None);
     };
-    let row = db.query_opt(&entity.sql_by_pk, &[key]).await?;
+    let row = ex.query_opt(entity.sql.by_pk(), &[key]).await?;
     Ok(row.map(|r| row_to_object(entity, r.values)))
+}
+
+/// A parsed filter as a condition on the entity's column.
+fn filter_cond(entity: &Entity, f: Filter) -> Cond<'_> {
+    match entity.fields.get(f.field) {
+        Some(field) => Cond::Cmp {
+            col: &field.quoted,
+            op: f.op,
+            text: field.ty.is_textual(),
+            value: f.value,
+        },
+        None => Cond::False,
+    }
 }
 
 pub async fn list(
@@ -55,31 +70,27 @@ pub async fn list(
     caller: &Caller,
 ) -> Result<Json> {
     let access = perm::access(reg, &entity.name, "read", caller)?;
-    let q = query::parse(entity, raw_query)?;
+    let q = rocket_query::parse(entity, raw_query)?;
     let includes = resolve_includes(reg, entity, &q.includes, true)?;
-    let dialect = db.dialect();
-    let mut params = Vec::new();
-    let mut wh = where_clause(entity, dialect, &q.filters, &mut params);
-    if !matches!(access, Access::All) {
-        let f = perm::sql_filter(entity, dialect, &access, caller, None, &mut params);
-        wh = format!("{wh} AND {f}");
-    }
-    let count_sql = format!("SELECT COUNT(*) AS n FROM {} WHERE {wh}", entity.table_q);
-    let mut page_params = params.clone();
-    page_params.push(Value::Int(q.per_page));
-    page_params.push(Value::Int((q.page - 1).saturating_mul(q.per_page)));
-    let page_sql = format!(
-        "SELECT {} FROM {} WHERE {wh} ORDER BY {} LIMIT ${} OFFSET ${}",
-        entity.select_list,
-        entity.table_q,
-        order_by(entity, &q.sort),
-        params.len() + 1,
-        params.len() + 2
-    );
+    let mut filter: Vec<Cond> = q.filters.into_iter().map(|f| filter_cond(entity, f)).collect();
+    filter.extend(perm::read_filter(entity, &access, caller));
+    let sort = q
+        .sort
+        .iter()
+        .filter_map(|&(i, desc)| entity.fields.get(i).map(|f| Sort { col: &f.quoted, desc }))
+        .collect();
+    let plan = List {
+        table: &entity.sql,
+        filter,
+        sort,
+        limit: q.per_page,
+        offset: (q.page - 1).saturating_mul(q.per_page),
+    };
+    let (page, count) = plan.render(db.dialect());
     let mut res = db
         .query_many(&[
-            (page_sql.as_str(), page_params.as_slice()),
-            (count_sql.as_str(), params.as_slice()),
+            (page.sql.as_str(), page.params.as_slice()),
+            (count.sql.as_str(), count.params.as_slice()),
         ])
         .await?
         .into_iter();
@@ -105,19 +116,9 @@ pub async fn get(
     raw_query: &str,
     caller: &Caller,
 ) -> Result<Json> {
+    // Unresolvable tokens are ignored on get, so this cannot fail before the 403.
+    let includes = resolve_includes(reg, entity, &rocket_query::includes(raw_query), false)?;
     let access = perm::access(reg, &entity.name, "read", caller)?;
-    let mut includes_raw = Vec::new();
-    for (k, v) in form_urlencoded::parse(raw_query.as_bytes()) {
-        if k == "include" {
-            includes_raw = v
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect();
-        }
-    }
-    let includes = resolve_includes(reg, entity, &includes_raw, false)?;
     // A row the caller may not read does not exist for them.
     let record = find(db, entity, id)
         .await?
@@ -158,7 +159,7 @@ fn resolve_includes(
 }
 
 /// Distinct non-null values of `field` across records, as bind values.
-fn key_values(records: &[Record], field: &str, entity: &Entity, dialect: Dialect) -> Vec<Value> {
+fn key_values(records: &[Record], field: &str, entity: &Entity) -> Vec<Value> {
     let Some(f) = entity.field(field) else {
         return Vec::new();
     };
@@ -167,7 +168,7 @@ fn key_values(records: &[Record], field: &str, entity: &Entity, dialect: Dialect
     for r in records {
         if let Some(v) = r.get(field).filter(|v| !v.is_null()) {
             if seen.insert(json_string(v)) {
-                if let Ok(val) = from_json(field, f.ty, v, dialect) {
+                if let Ok(val) = to_value(field, f.ty, v) {
                     out.push(val);
                 }
             }
@@ -176,67 +177,89 @@ fn key_values(records: &[Record], field: &str, entity: &Entity, dialect: Dialect
     out
 }
 
-fn source_key(rel: &Relation, source: &Entity) -> String {
-    if rel.def.source_key.is_empty() {
-        source.pk_field().name.clone()
-    } else {
-        rel.def.source_key.clone()
-    }
-}
-
-/// One query for a many-to-many include: join rows whose `keys.0` is in `$1`,
-/// joined to the live rows of `other` whose `other_col` equals `keys.1`; the
-/// first column is the key the rows are grouped by.
-fn link_sql(
-    dialect: Dialect,
-    join_table: &str,
-    keys: (&str, &str),
-    other: &Entity,
-    alias: &str,
-    other_col: &str,
-    pol: &str,
-) -> String {
-    let live = if other.soft_delete {
-        format!(" AND {alias}.\"deleted_at\" IS NULL")
-    } else {
-        String::new()
-    };
-    format!(
-        "SELECT j.{key}, {cols} FROM {jt} j JOIN {ot} {alias} ON {alias}.{oc} = j.{ok} WHERE {cond}{live}{pol}",
-        key = quote_ident(keys.0),
-        cols = other.select_list_as(alias),
-        jt = quote_ident(join_table),
-        ot = other.table_q,
-        oc = quote_ident(other_col),
-        ok = quote_ident(keys.1),
-        cond = in_list(dialect, &format!("j.{}", quote_ident(keys.0)), "$1", false),
-    )
-}
-
-/// The include parameters with the key list as `$1`.
-fn with_keys(params: &[Value], keys: Vec<Value>) -> Vec<Value> {
-    let mut p = params.to_vec();
-    p[0] = Value::List(keys);
-    p
-}
-
-/// SQL, its parameters, the related entity, how to attach, and the token.
-type IncludeQuery = (String, Vec<Value>, Arc<Entity>, Attach, String);
-
+/// How loaded rows attach to the parent records.
 enum Attach {
-    /// Children grouped by their value of `group_col` (position 0 = key when `keyed`).
+    /// Children grouped by their `group_field`, or (`keyed`) by the join key
+    /// in their first column; 1:1 takes the first child.
     Many {
         parent_key: String,
         keyed: bool,
         group_field: Option<String>,
         first_only: bool,
     },
-    One {
-        parent_key: String,
-        match_field: String,
-    },
+    /// The related row whose `match_field` equals the parent's `parent_key`.
+    One { parent_key: String, match_field: String },
 }
 
+impl Attach {
+    /// The parents' field whose values are the key list.
+    fn parent_key(&self) -> &str {
+        match self {
+            Attach::Many { parent_key, .. } | Attach::One { parent_key, .. } => parent_key,
+        }
+    }
+}
+
+/// One include resolved against its relation's kind and direction.
+struct IncludePlan<'r> {
+    token: &'r str,
+    related: &'r Entity,
+    via: Via<'r>,
+    attach: Attach,
+}
+
+fn plan_include<'r>(reg: &'r Registry, entity: &'r Entity, inc: &'r Include) -> Option<IncludePlan<'r>> {
+    let rel = &inc.rel;
+    let (source, target) = (reg.entity(&rel.def.source)?, reg.entity(&rel.def.target)?);
+    let skey = rel.source_key(source).to_string();
+    let (related, via, attach) = match (rel.kind, inc.forward) {
+        (RelKind::ManyToMany, forward) => {
+            let join = rel.join.as_ref()?;
+            let (related, on, parent_key) = if forward {
+                (target, target.pk_field().quoted.as_str(), skey)
+            } else {
+                (source, rel.source_key_q(source), entity.pk_field().name.clone())
+            };
+            let attach = Attach::Many {
+                parent_key,
+                keyed: true,
+                group_field: None,
+                first_only: false,
+            };
+            let via = Via::Join {
+                join,
+                reverse: !forward,
+                on,
+            };
+            (related, via, attach)
+        }
+        (_, true) => {
+            let attach = Attach::Many {
+                parent_key: skey,
+                keyed: false,
+                group_field: Some(rel.def.target_key.clone()),
+                first_only: rel.kind == RelKind::OneToOne,
+            };
+            (target, Via::Column(&rel.target_key_q), attach)
+        }
+        (_, false) => {
+            let attach = Attach::One {
+                parent_key: rel.def.target_key.clone(),
+                match_field: skey,
+            };
+            (source, Via::Column(rel.source_key_q(source)), attach)
+        }
+    };
+    Some(IncludePlan {
+        token: &inc.token,
+        related,
+        via,
+        attach,
+    })
+}
+
+/// Loads every include in one batch. An include whose rows the caller may
+/// not read attaches as empty; one without parent keys is left out.
 async fn load_includes(
     db: &Db,
     reg: &Registry,
@@ -248,182 +271,41 @@ async fn load_includes(
     if includes.is_empty() || records.is_empty() {
         return Ok(());
     }
-    let dialect = db.dialect();
-    let ph = "$1";
-    let mut stmts: Vec<IncludeQuery> = Vec::new();
+    let mut pending: Vec<(Statement, IncludePlan)> = Vec::new();
     for inc in includes {
-        let rel = &inc.rel;
-        let (Some(source), Some(target)) = (reg.entity(&rel.def.source), reg.entity(&rel.def.target)) else {
+        let Some(plan) = plan_include(reg, entity, inc) else {
             continue;
         };
-        let skey = source_key(rel, source);
         // Rows of the related entity are read under its own read policy.
-        let related = if inc.forward { target } else { source };
-        let access = reg.policies.access(&related.name, "read", &caller.roles);
+        let access = reg.policies.access(&plan.related.name, "read", &caller.roles);
         if let Access::Denied(_) = access {
-            let empty = Rows::default();
-            let attach = match (rel.kind, inc.forward) {
-                (RelKind::OneToMany | RelKind::OneToOne, false) => Attach::One {
-                    parent_key: rel.def.target_key.clone(),
-                    match_field: skey,
-                },
-                (_, true) if rel.kind != RelKind::ManyToMany => Attach::Many {
-                    parent_key: skey,
-                    keyed: false,
-                    group_field: Some(rel.def.target_key.clone()),
-                    first_only: rel.kind == RelKind::OneToOne,
-                },
-                (_, true) => Attach::Many {
-                    parent_key: skey,
-                    keyed: true,
-                    group_field: None,
-                    first_only: false,
-                },
-                (_, false) => Attach::Many {
-                    parent_key: entity.pk_field().name.clone(),
-                    keyed: true,
-                    group_field: None,
-                    first_only: false,
-                },
-            };
-            attach_rows(records, related, attach, &inc.token, empty);
+            attach_rows(records, plan, Rows::default());
             continue;
         }
-        // $1 is the key list; policy values follow.
-        let mut params = vec![Value::Null];
-        let alias = match (rel.kind, inc.forward) {
-            (RelKind::ManyToMany, true) => Some("t"),
-            (RelKind::ManyToMany, false) => Some("s"),
-            _ => None,
-        };
-        let pol = if matches!(access, Access::All) {
-            String::new()
-        } else {
-            format!(
-                " AND {}",
-                perm::sql_filter(related, dialect, &access, caller, alias, &mut params)
-            )
-        };
-        match (rel.kind, inc.forward) {
-            (RelKind::OneToMany | RelKind::OneToOne, true) => {
-                let keys = key_values(records, &skey, entity, dialect);
-                if keys.is_empty() {
-                    continue;
-                }
-                let sql = format!(
-                    "SELECT {} FROM {} WHERE {}{}{pol}",
-                    target.select_list,
-                    target.table_q,
-                    in_list(dialect, &quote_ident(&rel.def.target_key), ph, false),
-                    target.live_filter
-                );
-                let attach = Attach::Many {
-                    parent_key: skey,
-                    keyed: false,
-                    group_field: Some(rel.def.target_key.clone()),
-                    first_only: rel.kind == RelKind::OneToOne,
-                };
-                stmts.push((
-                    sql,
-                    with_keys(&params, keys),
-                    target.clone(),
-                    attach,
-                    inc.token.clone(),
-                ));
-            }
-            (RelKind::ManyToMany, true) => {
-                let keys = key_values(records, &skey, entity, dialect);
-                if keys.is_empty() {
-                    continue;
-                }
-                let sql = link_sql(
-                    dialect,
-                    &rel.def.join_table,
-                    (&rel.def.source_join_key, &rel.def.target_join_key),
-                    target,
-                    "t",
-                    &target.pk_field().name,
-                    &pol,
-                );
-                let attach = Attach::Many {
-                    parent_key: skey,
-                    keyed: true,
-                    group_field: None,
-                    first_only: false,
-                };
-                stmts.push((
-                    sql,
-                    with_keys(&params, keys),
-                    target.clone(),
-                    attach,
-                    inc.token.clone(),
-                ));
-            }
-            (RelKind::OneToMany | RelKind::OneToOne, false) => {
-                let keys = key_values(records, &rel.def.target_key, entity, dialect);
-                if keys.is_empty() {
-                    continue;
-                }
-                let sql = format!(
-                    "SELECT {} FROM {} WHERE {}{}{pol}",
-                    source.select_list,
-                    source.table_q,
-                    in_list(dialect, &quote_ident(&skey), ph, false),
-                    source.live_filter
-                );
-                let attach = Attach::One {
-                    parent_key: rel.def.target_key.clone(),
-                    match_field: skey,
-                };
-                stmts.push((
-                    sql,
-                    with_keys(&params, keys),
-                    source.clone(),
-                    attach,
-                    inc.token.clone(),
-                ));
-            }
-            (RelKind::ManyToMany, false) => {
-                let pk = entity.pk_field().name.clone();
-                let keys = key_values(records, &pk, entity, dialect);
-                if keys.is_empty() {
-                    continue;
-                }
-                let sql = link_sql(
-                    dialect,
-                    &rel.def.join_table,
-                    (&rel.def.target_join_key, &rel.def.source_join_key),
-                    source,
-                    "s",
-                    &skey,
-                    &pol,
-                );
-                let attach = Attach::Many {
-                    parent_key: pk,
-                    keyed: true,
-                    group_field: None,
-                    first_only: false,
-                };
-                stmts.push((
-                    sql,
-                    with_keys(&params, keys),
-                    source.clone(),
-                    attach,
-                    inc.token.clone(),
-                ));
-            }
+        let keys = key_values(records, plan.attach.parent_key(), entity);
+        if keys.is_empty() {
+            continue;
         }
+        let query = sql::Include {
+            table: &plan.related.sql,
+            via: plan.via,
+            keys,
+            filter: perm::read_filter(plan.related, &access, caller)
+                .into_iter()
+                .collect(),
+        };
+        pending.push((query.render(db.dialect()), plan));
     }
-    if stmts.is_empty() {
+    if pending.is_empty() {
         return Ok(());
     }
-    let batch: Vec<(&str, &[Value])> = stmts
+    let batch: Vec<(&str, &[Value])> = pending
         .iter()
-        .map(|(s, p, ..)| (s.as_str(), p.as_slice()))
+        .map(|(st, _)| (st.sql.as_str(), st.params.as_slice()))
         .collect();
     let results: Vec<Rows> = db.query_many(&batch).await?;
-    for ((_, _, related, attach, token), rows) in stmts.into_iter().zip(results) {
-        attach_rows(records, &related, attach, &token, rows);
+    for ((_, plan), rows) in pending.into_iter().zip(results) {
+        attach_rows(records, plan, rows);
     }
     Ok(())
 }
@@ -437,7 +319,13 @@ fn included(related: &Entity, values: Vec<Value>) -> Record {
     obj
 }
 
-fn attach_rows(records: &mut [Record], related: &Entity, attach: Attach, token: &str, rows: Rows) {
+fn attach_rows(records: &mut [Record], plan: IncludePlan<'_>, rows: Rows) {
+    let IncludePlan {
+        token,
+        related,
+        attach,
+        ..
+    } = plan;
     match attach {
         Attach::Many {
             parent_key,
@@ -449,7 +337,7 @@ fn attach_rows(records: &mut [Record], related: &Entity, attach: Attach, token: 
             for mut values in rows.rows {
                 let key = if keyed {
                     let k = values.remove(0);
-                    json_string(&crate::convert::to_json(k, rocket_meta::FieldType::String))
+                    json_string(&to_json(k, rocket_meta::FieldType::String))
                 } else {
                     String::new()
                 };

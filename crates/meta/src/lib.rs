@@ -13,7 +13,7 @@ mod validate;
 
 pub use load::load_registry;
 pub use model::{parse_def, EntityDef, FieldDef, PrimaryKey, RelationDef, SlugConfig};
-pub use permissions::{Access, Condition, Policies, Policy};
+pub use permissions::{validate_condition, Access, Condition, Policies, Policy, RowCondition};
 pub use registry::{Entity, Field, PkKind, Registry, RelKind, Relation};
 pub use types::{valid_ident, FieldType};
 pub use validate::{pk_kind, validate_entity, validate_relation};

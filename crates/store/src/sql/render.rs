@@ -38,6 +38,13 @@ impl Writer {
         let _ = write!(self.sql, "${}", self.params.len());
     }
 
+    /// `, ` before every item of a list but the first.
+    fn comma(&mut self, i: usize) {
+        if i > 0 {
+            self.push(", ");
+        }
+    }
+
     fn col(&mut self, alias: Option<&str>, col: &str) {
         if let Some(a) = alias {
             self.push(a);
@@ -59,9 +66,7 @@ impl Writer {
             None => self.push(&t.select_list),
             Some(a) => {
                 for (i, c) in t.columns.iter().enumerate() {
-                    if i > 0 {
-                        self.push(", ");
-                    }
+                    self.comma(i);
                     self.col(Some(a), c);
                 }
             }
@@ -198,9 +203,7 @@ impl List<'_> {
         page.push(&wh);
         page.push(" ORDER BY ");
         for (i, s) in self.sort.iter().enumerate() {
-            if i > 0 {
-                page.push(", ");
-            }
+            page.comma(i);
             page.push(s.col);
             page.push(if s.desc {
                 " DESC NULLS FIRST"
@@ -279,16 +282,12 @@ impl Insert<'_> {
         } else {
             w.push(" (");
             for (i, (col, _)) in self.values.iter().enumerate() {
-                if i > 0 {
-                    w.push(", ");
-                }
+                w.comma(i);
                 w.push(col);
             }
             w.push(") VALUES (");
             for (i, (_, v)) in self.values.into_iter().enumerate() {
-                if i > 0 {
-                    w.push(", ");
-                }
+                w.comma(i);
                 w.bind(v);
             }
             w.push(")");
@@ -312,9 +311,7 @@ impl Update<'_> {
         w.push(&t.name);
         w.push(" SET ");
         for (i, (col, v)) in self.sets.into_iter().enumerate() {
-            if i > 0 {
-                w.push(", ");
-            }
+            w.comma(i);
             w.push(col);
             w.push(" = ");
             w.bind(v);
@@ -335,26 +332,27 @@ impl ByKey<'_> {
         w
     }
 
-    /// `COUNT(*) AS n` of the live rows.
-    pub fn count(self) -> Statement {
+    /// `SELECT <what> FROM <table> WHERE <col> = $1` over live rows.
+    fn select_live(self, what: &str) -> Statement {
         let mut w = Self::writer(self.key);
-        w.push("SELECT COUNT(*) AS n FROM ");
+        w.push("SELECT ");
+        w.push(what);
+        w.push(" FROM ");
         w.push(&self.table.name);
         w.where_key(self.col);
         w.live(self.table, None);
         w.finish()
     }
 
+    /// `COUNT(*) AS n` of the live rows.
+    pub fn count(self) -> Statement {
+        self.select_live("COUNT(*) AS n")
+    }
+
     /// The primary keys of the live rows.
     pub fn keys(self) -> Statement {
-        let mut w = Self::writer(self.key);
-        w.push("SELECT ");
-        w.push(&self.table.pk);
-        w.push(" FROM ");
-        w.push(&self.table.name);
-        w.where_key(self.col);
-        w.live(self.table, None);
-        w.finish()
+        let t = self.table;
+        self.select_live(&t.pk)
     }
 
     /// Soft-deletes the live rows (stamping `deleted_at`) when the table
