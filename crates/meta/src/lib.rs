@@ -1,7 +1,10 @@
 //! The metadata model and the per-app Registry snapshot.
 //!
 //! A snapshot is immutable; admin changes build a new one and swap it in, so a
-//! request holds one `Arc<Registry>` from start to end.
+//! request holds one `Arc<Registry>` from start to end. Building it does the
+//! per-change work once: quoted names and fixed statements per entity and
+//! relation (rendered by `rocket_store::sql`), permission condition operators
+//! resolved through the query language's table (`rocket_query`).
 
 mod load;
 pub mod logic;

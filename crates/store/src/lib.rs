@@ -1,7 +1,22 @@
 //! Storage layer: two SQL dialects (PostgreSQL, SQLite) behind one async interface.
 //!
-//! Everything above this crate speaks `Db` / `Tx` with `$n` placeholders and
-//! [`Value`] parameters; the dialect modules are the only place the two differ.
+//! Everything above this crate speaks `Db` / `Tx` (or the [`Executor`] trait
+//! both implement) with `$n` placeholders and [`Value`] parameters; the
+//! dialect modules are the only place the two differ.
+//!
+//! ## `sql/`: the read/write SQL
+//!
+//! The engine describes a statement as a plan value ([`sql::List`],
+//! [`sql::Include`], [`sql::Insert`], [`sql::Update`], [`sql::ByKey`], …;
+//! conditions with a typed [`sql::Op`]) and `sql/` renders it. What differs
+//! per dialect sits side by side in `sql/pg.rs` and `sql/sqlite.rs`, so the
+//! read and write pipelines above assemble no SQL and never branch on
+//! [`Dialect`] (the admin and migration code is moving the same way). Statements
+//! that depend only on metadata ([`sql::Table`], [`sql::JoinTable`]) are
+//! rendered once when the registry snapshot is built.
+//!
+//! Must not: depend on the metadata or query crates (plans carry quoted
+//! identifiers and values, not entities).
 
 mod dialect;
 mod error;

@@ -1,6 +1,7 @@
-//! All read/write (DML) SQL of the engine: plan values ([`plan`]) rendered to
-//! SQL text and parameters ([`render`]), with each dialect's differences side
-//! by side in [`pg`] and [`sqlite`].
+//! The SQL of the engine's read and write pipelines: plan values (`plan.rs`)
+//! rendered to SQL text and parameters (`select.rs`, `write.rs` over the
+//! writer in `render.rs`), with each dialect's differences side by side in
+//! `pg.rs` and `sqlite.rs`.
 //!
 //! Placeholders are `$n` in every statement; the SQLite driver rewrites them
 //! to `?n` when it prepares. Identifiers come from metadata and are quoted;
@@ -9,7 +10,9 @@
 mod pg;
 mod plan;
 mod render;
+mod select;
 mod sqlite;
+mod write;
 
 pub use plan::{ByKey, Cond, Include, Insert, JoinTable, List, Op, SlugsTaken, Sort, Table, Update, Via};
 

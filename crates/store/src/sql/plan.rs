@@ -69,7 +69,7 @@ impl Table {
     /// `SELECT <columns> FROM <table> WHERE <col> = $1`, live rows only;
     /// `col` is a quoted column of this table.
     pub fn select_by(&self, col: &str) -> String {
-        super::render::select_by(self, col)
+        super::select::select_by(self, col)
     }
 }
 
