@@ -25,7 +25,6 @@ pub struct PolicyBody {
 }
 
 const ACTIONS: &[&str] = &["read", "create", "update", "delete"];
-const OPERATORS: &[&str] = &["eq", "neq", "gt", "gte", "lt", "lte", "in", "not_in"];
 
 fn row(r: &Row) -> Json {
     let ts = |c: &str| r.timestamp(c).map(|t| format_timestamp(&t));
@@ -63,16 +62,7 @@ fn validate(b: &PolicyBody) -> Result<Vec<Condition>> {
         Some(v) => parse_def(v).map_err(|e| Error::validation(format!("invalid conditions: {e}")))?,
     };
     for c in &conditions {
-        if c.field.is_empty() {
-            return Err(Error::validation("condition field is required"));
-        }
-        if !OPERATORS.contains(&c.operator.as_str()) {
-            return Err(Error::validation(format!(
-                "invalid condition operator: {} (must be one of {})",
-                c.operator,
-                OPERATORS.join(", ")
-            )));
-        }
+        rocket_meta::validate_condition(c).map_err(Error::validation)?;
     }
     Ok(conditions)
 }

@@ -2,8 +2,11 @@
 
 use rocket_error::Detail;
 use rocket_meta::{Entity, FieldType};
-use rocket_store::{format_timestamp, parse_date, parse_timestamp, Dialect, Value};
+use rocket_store::{format_timestamp, parse_date, parse_timestamp, Value};
 use serde_json::{Map, Number, Value as Json};
+
+/// A stored or client record: field name to API JSON, in field order.
+pub type Record = Map<String, Json>;
 
 /// A stored column value as the API shows it (booleans as booleans on SQLite,
 /// JSON columns as JSON, timestamps RFC 3339 UTC, dates `YYYY-MM-DD`).
@@ -48,8 +51,8 @@ fn text_to_json(s: String, ty: FieldType) -> Json {
     }
 }
 
-/// One row of `entity.select_list` as a JSON object.
-pub fn row_to_object(entity: &Entity, values: Vec<Value>) -> Map<String, Json> {
+/// One row of the entity's select list as a JSON object.
+pub fn row_to_object(entity: &Entity, values: Vec<Value>) -> Record {
     let mut out = Map::with_capacity(values.len());
     let mut it = values.into_iter();
     for f in &entity.fields {
@@ -68,7 +71,7 @@ fn type_err(field: &str, ty: &str) -> Detail {
 }
 
 /// A client value for `field` as a bind parameter, or a `type` detail.
-pub fn from_json(field: &str, ty: FieldType, v: &Json, dialect: Dialect) -> Result<Value, Detail> {
+pub fn to_value(field: &str, ty: FieldType, v: &Json) -> Result<Value, Detail> {
     if v.is_null() {
         return Ok(Value::Null);
     }
@@ -141,10 +144,7 @@ pub fn from_json(field: &str, ty: FieldType, v: &Json, dialect: Dialect) -> Resu
                 .ok_or_else(|| type_err(field, "a date (YYYY-MM-DD)")),
             _ => Err(type_err(field, "a date (YYYY-MM-DD)")),
         },
-        FieldType::Json | FieldType::File => Ok(match dialect {
-            Dialect::Postgres => Value::Json(v.clone()),
-            Dialect::Sqlite => Value::Text(v.to_string()),
-        }),
+        FieldType::Json | FieldType::File => Ok(Value::Document(v.clone())),
     }
 }
 

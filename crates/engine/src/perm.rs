@@ -1,14 +1,18 @@
-//! Applying permission decisions: 403 for denied actions, SQL predicates for
-//! row-level reads, and condition checks against stored rows for writes.
+//! Applying permission decisions: 403 for denied actions, the read decision
+//! as a condition of the SQL plan, and condition checks against stored rows
+//! for writes. Operators arrive compiled (`RowCondition::op`); nothing here
+//! looks at operator names.
+
+use std::borrow::Cow;
 
 use rocket_error::{Error, Result};
-use rocket_meta::{Access, Condition, Entity, Registry};
-use rocket_store::{Dialect, Value};
+use rocket_meta::{Access, Entity, Registry, RowCondition};
+use rocket_query::{coerce, Op};
+use rocket_store::sql::Cond;
+use rocket_store::Value;
 use serde_json::Value as Json;
 
-use crate::convert::json_string;
-use crate::query::{coerce, in_list};
-use crate::read::Record;
+use crate::convert::{json_string, Record};
 
 /// The authenticated caller of an app route.
 #[derive(Debug, Clone)]
@@ -32,36 +36,42 @@ pub fn access(reg: &Registry, entity: &str, action: &str, caller: &Caller) -> Re
 }
 
 /// A condition value, with `$user.id` standing for the caller's id.
-fn resolve<'a>(v: &'a Json, caller: &Caller) -> std::borrow::Cow<'a, Json> {
+fn resolve<'a>(v: &'a Json, caller: &Caller) -> Cow<'a, Json> {
     match v.as_str() {
-        Some("$user.id") => std::borrow::Cow::Owned(Json::String(caller.id.clone())),
-        _ => std::borrow::Cow::Borrowed(v),
+        Some("$user.id") => Cow::Owned(Json::String(caller.id.clone())),
+        _ => Cow::Borrowed(v),
+    }
+}
+
+/// The members of an `in`/`not_in` value: an array, or one value.
+fn members(v: &Json) -> &[Json] {
+    match v {
+        Json::Array(a) => a,
+        other => std::slice::from_ref(other),
     }
 }
 
 /// Whether `row` satisfies one condition (semantics.md §14 row semantics).
-fn holds(c: &Condition, row: &Record, caller: &Caller) -> bool {
-    let Some(actual) = row.get(&c.field) else {
+fn holds(c: &RowCondition, row: &Record, caller: &Caller) -> bool {
+    let (Some(actual), Some(op)) = (row.get(&c.field), c.op) else {
         return false;
     };
     let want = resolve(&c.value, caller);
     let num = |v: &Json| json_string(v).trim().parse::<f64>().unwrap_or(0.0);
-    let members = |v: &Json| -> Vec<String> {
-        match v {
-            Json::Array(a) => a.iter().map(json_string).collect(),
-            other => vec![json_string(other)],
-        }
+    let is_member = || {
+        let actual = json_string(actual);
+        members(&want).iter().any(|m| json_string(m) == actual)
     };
-    match c.operator.as_str() {
-        "eq" => json_string(actual) == json_string(&want),
-        "neq" => json_string(actual) != json_string(&want),
-        "in" => members(&want).contains(&json_string(actual)),
-        "not_in" => !members(&want).contains(&json_string(actual)),
-        "gt" => num(actual) > num(&want),
-        "gte" => num(actual) >= num(&want),
-        "lt" => num(actual) < num(&want),
-        "lte" => num(actual) <= num(&want),
-        _ => false,
+    match op {
+        Op::Eq => json_string(actual) == json_string(&want),
+        Op::Neq => json_string(actual) != json_string(&want),
+        Op::In => is_member(),
+        Op::NotIn => !is_member(),
+        Op::Gt => num(actual) > num(&want),
+        Op::Gte => num(actual) >= num(&want),
+        Op::Lt => num(actual) < num(&want),
+        Op::Lte => num(actual) <= num(&want),
+        Op::Like => false,
     }
 }
 
@@ -85,75 +95,38 @@ pub fn check_row(access: &Access, row: &Record, caller: &Caller, action: &str, e
     }
 }
 
-/// SQL predicate for a read decision (`TRUE` for `All`), columns prefixed with
-/// `alias.` when given; values are appended to `params`.
-pub fn sql_filter(
-    entity: &Entity,
-    dialect: Dialect,
-    access: &Access,
-    caller: &Caller,
-    alias: Option<&str>,
-    params: &mut Vec<Value>,
-) -> String {
+/// The read decision as one condition on `entity`'s rows (None for `All`),
+/// with the filter semantics of §2.1; a condition that cannot apply (unknown
+/// field, value of the wrong type) is FALSE.
+pub fn read_filter<'e>(entity: &'e Entity, access: &Access, caller: &Caller) -> Option<Cond<'e>> {
     let sets = match access {
-        Access::All => return "TRUE".into(),
-        Access::Denied(_) => return "FALSE".into(),
+        Access::All => return None,
+        Access::Denied(_) => return Some(Cond::False),
         Access::Rows(sets) => sets,
     };
-    let mut ors = Vec::with_capacity(sets.len());
-    for set in sets.iter() {
-        let mut ands = Vec::with_capacity(set.len());
-        for c in set {
-            ands.push(
-                condition_sql(entity, dialect, c, caller, alias, params).unwrap_or_else(|| "FALSE".into()),
-            );
-        }
-        ors.push(format!("({})", ands.join(" AND ")));
-    }
-    format!("({})", ors.join(" OR "))
+    let set = |set: &Vec<RowCondition>| {
+        set.iter()
+            .map(|c| condition(entity, c, caller).unwrap_or(Cond::False))
+            .collect()
+    };
+    Some(Cond::AnyOf(sets.iter().map(set).collect()))
 }
 
-fn condition_sql(
-    entity: &Entity,
-    dialect: Dialect,
-    c: &Condition,
-    caller: &Caller,
-    alias: Option<&str>,
-    params: &mut Vec<Value>,
-) -> Option<String> {
+fn condition<'e>(entity: &'e Entity, c: &RowCondition, caller: &Caller) -> Option<Cond<'e>> {
     let idx = entity.field_index(&c.field)?;
-    let col = match alias {
-        Some(a) => format!("{a}.{}", entity.fields[idx].quoted),
-        None => entity.fields[idx].quoted.clone(),
-    };
+    let field = entity.fields.get(idx)?;
     let want = resolve(&c.value, caller);
-    let op = match c.operator.as_str() {
-        "eq" => "=",
-        "neq" => "!=",
-        "gt" => ">",
-        "gte" => ">=",
-        "lt" => "<",
-        "lte" => "<=",
-        "in" | "not_in" => {
-            let items: Vec<Json> = match want.as_ref() {
-                Json::Array(a) => a.clone(),
-                other => vec![other.clone()],
-            };
-            let list = items
-                .iter()
-                .map(|v| coerce(entity, idx, &json_string(v)).ok())
-                .collect::<Option<Vec<_>>>()?;
-            params.push(Value::List(list));
-            return Some(in_list(
-                dialect,
-                &col,
-                &format!("${}", params.len()),
-                c.operator == "not_in",
-            ));
-        }
-        _ => return None,
+    let coerced = |v: &Json| coerce(entity, idx, &json_string(v)).ok();
+    let op = c.op?;
+    let value = match op {
+        Op::In | Op::NotIn => Value::List(members(&want).iter().map(coerced).collect::<Option<_>>()?),
+        Op::Like => return None,
+        _ => coerced(&want)?,
     };
-    let v = coerce(entity, idx, &json_string(&want)).ok()?;
-    params.push(v);
-    Some(format!("{col} {op} ${}", params.len()))
+    Some(Cond::Cmp {
+        col: &field.quoted,
+        op,
+        text: field.ty.is_textual(),
+        value,
+    })
 }

@@ -7,10 +7,10 @@ use rocket_error::{Detail, Error, Result};
 use rocket_meta::actions::{Action, SetValue};
 use rocket_meta::logic::{EntityLogic, Machine, RuleKind, Transition};
 use rocket_meta::Entity;
-use rocket_store::{format_timestamp, Dialect};
+use rocket_store::format_timestamp;
 use serde_json::{json, Map, Value as Json};
 
-use crate::convert::{from_json, json_string, to_json};
+use crate::convert::{json_string, to_json, to_value};
 use crate::perm::Caller;
 use crate::write::RowPlan;
 
@@ -121,7 +121,6 @@ pub fn before_write(
     plan: &mut RowPlan,
     old: Option<&Map<String, Json>>,
     caller: &Caller,
-    dialect: Dialect,
 ) -> Result<()> {
     let Some(logic) = logic else { return Ok(()) };
     if logic.rules.is_empty() && logic.machines.is_empty() {
@@ -150,7 +149,7 @@ pub fn before_write(
     if !details.is_empty() {
         return Err(Error::validation_details(details));
     }
-    fold_back(entity, plan, &record, touched, dialect)
+    fold_back(entity, plan, &record, touched)
 }
 
 /// What every stage of `before_write` evaluates against.
@@ -314,14 +313,13 @@ fn fold_back(
     plan: &mut RowPlan,
     record: &Map<String, Json>,
     touched: Vec<String>,
-    dialect: Dialect,
 ) -> Result<()> {
     for name in touched {
         let (Some(i), Some(v)) = (entity.field_index(&name), record.get(&name)) else {
             continue;
         };
         let f = &entity.fields[i];
-        let val = from_json(&f.name, f.ty, v, dialect).map_err(|d| Error::validation_details(vec![d]))?;
+        let val = to_value(&f.name, f.ty, v).map_err(|d| Error::validation_details(vec![d]))?;
         plan.values.retain(|(j, _)| *j != i);
         plan.values.push((i, val));
         plan.record.insert(name, v.clone());

@@ -1,7 +1,10 @@
 //! The metadata model and the per-app Registry snapshot.
 //!
 //! A snapshot is immutable; admin changes build a new one and swap it in, so a
-//! request holds one `Arc<Registry>` from start to end.
+//! request holds one `Arc<Registry>` from start to end. Building it does the
+//! per-change work once: quoted names and fixed statements per entity and
+//! relation (rendered by `rocket_store::sql`), permission condition operators
+//! resolved through the query language's table (`rocket_query`).
 
 pub mod actions;
 mod load;
@@ -17,7 +20,7 @@ pub mod workflows;
 
 pub use load::load_registry;
 pub use model::{parse_def, EntityDef, FieldDef, PrimaryKey, RelationDef, SlugConfig};
-pub use permissions::{Access, Condition, Policies, Policy};
+pub use permissions::{validate_condition, Access, Condition, Policies, Policy, RowCondition};
 pub use registry::{Entity, Field, PkKind, Registry, RelKind, Relation};
 pub use types::{valid_ident, FieldType};
 pub use validate::{pk_kind, validate_entity, validate_relation};

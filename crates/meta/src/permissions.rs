@@ -1,10 +1,12 @@
 //! Whitelist permission policies, compiled into per-(entity, action) lists
 //! with a memo of the decision for each role set, so a request does one hash
-//! lookup instead of scanning policies.
+//! lookup instead of scanning policies. Condition operators are resolved
+//! here, once, through the query language's operator table.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use rocket_query::{condition_op, condition_op_names, Op};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
@@ -16,6 +18,42 @@ pub struct Condition {
     pub operator: String,
     #[serde(default)]
     pub value: Json,
+}
+
+/// Checks a condition as the admin API accepts it (the message is the 422's).
+pub fn validate_condition(c: &Condition) -> Result<(), String> {
+    if c.field.is_empty() {
+        return Err("condition field is required".into());
+    }
+    if condition_op(&c.operator).is_none() {
+        let names: Vec<&str> = condition_op_names().collect();
+        return Err(format!(
+            "invalid condition operator: {} (must be one of {})",
+            c.operator,
+            names.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// A condition with its operator resolved at registry build.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowCondition {
+    pub field: String,
+    /// None: not a condition operator, so the condition never holds (§14).
+    pub op: Option<Op>,
+    /// `"$user.id"` stands for the caller's id.
+    pub value: Json,
+}
+
+impl From<&Condition> for RowCondition {
+    fn from(c: &Condition) -> Self {
+        RowCondition {
+            field: c.field.clone(),
+            op: condition_op(&c.operator),
+            value: c.value.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -34,7 +72,7 @@ pub enum Access {
     /// Admin, or a matching policy without conditions.
     All,
     /// Rows matching any of these condition sets (OR of ANDs).
-    Rows(Arc<Vec<Vec<Condition>>>),
+    Rows(Arc<Vec<Vec<RowCondition>>>),
     /// 403 with this message.
     Denied(String),
 }
@@ -42,20 +80,28 @@ pub enum Access {
 /// (entity, action, sorted lower-cased roles).
 type MemoKey = (String, String, Vec<String>);
 
+/// A policy as decisions use it.
+#[derive(Debug)]
+struct Compiled {
+    roles: Vec<String>,
+    conditions: Vec<RowCondition>,
+}
+
 #[derive(Debug, Default)]
 pub struct Policies {
-    by_key: HashMap<(String, String), Vec<Arc<Policy>>>,
+    by_key: HashMap<(String, String), Vec<Compiled>>,
     memo: RwLock<HashMap<MemoKey, Access>>,
 }
 
 impl Policies {
     pub fn new(list: Vec<Policy>) -> Policies {
-        let mut by_key: HashMap<(String, String), Vec<Arc<Policy>>> = HashMap::new();
+        let mut by_key: HashMap<(String, String), Vec<Compiled>> = HashMap::new();
         for p in list {
-            by_key
-                .entry((p.entity.clone(), p.action.clone()))
-                .or_default()
-                .push(Arc::new(p));
+            let conditions = p.conditions.iter().map(RowCondition::from).collect();
+            by_key.entry((p.entity, p.action)).or_default().push(Compiled {
+                roles: p.roles,
+                conditions,
+            });
         }
         Policies {
             by_key,
@@ -149,8 +195,34 @@ mod tests {
             matches!(p.access("post", "read", &roles(&["nobody"])), Access::Denied(m) if m == "Permission denied for read on post")
         );
         match p.access("post", "update", &roles(&["editor", "writer"])) {
-            Access::Rows(sets) => assert_eq!(sets.len(), 2),
+            Access::Rows(sets) => {
+                assert_eq!(sets.len(), 2);
+                assert_eq!(sets[0][0].op, Some(Op::Eq));
+            }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn condition_operators_compile_through_the_query_table() {
+        let c = |op: &str| Condition {
+            field: "n".into(),
+            operator: op.into(),
+            value: Json::Null,
+        };
+        assert_eq!(RowCondition::from(&c("not_in")).op, Some(Op::NotIn));
+        assert_eq!(RowCondition::from(&c("like")).op, None);
+        assert_eq!(RowCondition::from(&c("bogus")).op, None);
+        assert!(validate_condition(&c("gte")).is_ok());
+        assert_eq!(
+            validate_condition(&c("like")).err().as_deref(),
+            Some("invalid condition operator: like (must be one of eq, neq, gt, gte, lt, lte, in, not_in)")
+        );
+        let mut no_field = c("eq");
+        no_field.field.clear();
+        assert_eq!(
+            validate_condition(&no_field).err().as_deref(),
+            Some("condition field is required")
+        );
     }
 }

@@ -1,8 +1,11 @@
-//! The compiled, immutable metadata snapshot of one app.
+//! The compiled, immutable metadata snapshot of one app. The SQL an entity
+//! or relation always needs is rendered here once, by the store's renderer.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use rocket_query::{Fields, Kind};
+use rocket_store::sql::{JoinTable, Table};
 use rocket_store::{quote_ident, Dialect};
 
 use crate::model::{EntityDef, FieldDef, RelationDef};
@@ -45,12 +48,10 @@ pub struct Entity {
     pub soft_delete: bool,
     /// `deleted_at` is added by the engine (soft delete without a declared field).
     pub implicit_deleted_at: bool,
-    /// Quoted select list: declared fields, then the implicit `deleted_at`.
-    pub select_list: String,
-    /// `SELECT … WHERE pk = $1` (live rows only).
-    pub sql_by_pk: String,
-    /// `AND "deleted_at" IS NULL` or empty: appended to every read.
-    pub live_filter: &'static str,
+    /// Quoted names and precompiled statements (select by key, …).
+    pub sql: Table,
+    /// `SELECT … WHERE <slug> = $1` over live rows, when the entity has a slug.
+    pub sql_by_slug: Option<String>,
 }
 
 impl Entity {
@@ -76,21 +77,13 @@ impl Entity {
             _ => PkKind::String,
         };
         let implicit_deleted_at = def.soft_delete && !index.contains_key("deleted_at");
-        let mut cols: Vec<String> = fields.iter().map(|f| f.quoted.clone()).collect();
-        if implicit_deleted_at {
-            cols.push("\"deleted_at\"".into());
-        }
-        let select_list = cols.join(", ");
+        let columns = fields
+            .iter()
+            .map(|f| f.name.as_str())
+            .chain(implicit_deleted_at.then_some("deleted_at"));
+        let sql = Table::new(&def.table, columns, &fields[pk].name, def.soft_delete);
+        let sql_by_slug = def.slug.as_ref().map(|sc| sql.select_by(&quote_ident(&sc.field)));
         let table_q = quote_ident(&def.table);
-        let live_filter = if def.soft_delete {
-            " AND \"deleted_at\" IS NULL"
-        } else {
-            ""
-        };
-        let sql_by_pk = format!(
-            "SELECT {select_list} FROM {table_q} WHERE {} = $1{live_filter}",
-            fields[pk].quoted
-        );
         Some(Entity {
             name: def.name.clone(),
             pk_generated: def.primary_key.generated,
@@ -99,9 +92,8 @@ impl Entity {
             pk,
             pk_kind,
             implicit_deleted_at,
-            select_list,
-            sql_by_pk,
-            live_filter,
+            sql,
+            sql_by_slug,
             index,
             fields,
             def,
@@ -119,18 +111,26 @@ impl Entity {
     pub fn pk_field(&self) -> &Field {
         &self.fields[self.pk]
     }
+}
 
-    /// Select list with a table alias prefix (`t."a", t."b"`).
-    pub fn select_list_as(&self, alias: &str) -> String {
-        let mut cols: Vec<String> = self
-            .fields
-            .iter()
-            .map(|f| format!("{alias}.{}", f.quoted))
-            .collect();
-        if self.implicit_deleted_at {
-            cols.push(format!("{alias}.\"deleted_at\""));
-        }
-        cols.join(", ")
+/// The parser resolves filter and sort fields through this.
+impl Fields for Entity {
+    fn field_index(&self, name: &str) -> Option<usize> {
+        Entity::field_index(self, name)
+    }
+
+    fn field_at(&self, index: usize) -> Option<(&str, Kind)> {
+        let f = self.fields.get(index)?;
+        let kind = match f.ty {
+            FieldType::Int | FieldType::BigInt => Kind::Int,
+            FieldType::Float | FieldType::Decimal => Kind::Float,
+            FieldType::Boolean => Kind::Bool,
+            FieldType::Uuid => Kind::Uuid,
+            FieldType::Timestamp => Kind::Timestamp,
+            FieldType::Date => Kind::Date,
+            FieldType::String | FieldType::Text | FieldType::Json | FieldType::File => Kind::Text,
+        };
+        Some((&f.name, kind))
     }
 }
 
@@ -145,6 +145,12 @@ pub enum RelKind {
 pub struct Relation {
     pub def: RelationDef,
     pub kind: RelKind,
+    /// Quoted `target_key` (one-to-many, one-to-one).
+    pub target_key_q: String,
+    /// Quoted `source_key` when declared (else the source's primary key).
+    source_key_q: Option<String>,
+    /// The join table and its statements (many-to-many).
+    pub join: Option<JoinTable>,
 }
 
 impl Relation {
@@ -155,7 +161,29 @@ impl Relation {
             "many_to_many" => RelKind::ManyToMany,
             _ => return None,
         };
-        Some(Relation { def, kind })
+        let join = (kind == RelKind::ManyToMany)
+            .then(|| JoinTable::new(&def.join_table, &def.source_join_key, &def.target_join_key));
+        Some(Relation {
+            target_key_q: quote_ident(&def.target_key),
+            source_key_q: (!def.source_key.is_empty()).then(|| quote_ident(&def.source_key)),
+            join,
+            kind,
+            def,
+        })
+    }
+
+    /// The source field the relation keys on: `source_key`, else the source's primary key.
+    pub fn source_key<'a>(&'a self, source: &'a Entity) -> &'a str {
+        if self.def.source_key.is_empty() {
+            &source.pk_field().name
+        } else {
+            &self.def.source_key
+        }
+    }
+
+    /// [`Self::source_key`] quoted.
+    pub fn source_key_q<'a>(&'a self, source: &'a Entity) -> &'a str {
+        self.source_key_q.as_deref().unwrap_or(&source.pk_field().quoted)
     }
 }
 
@@ -172,7 +200,7 @@ pub struct Registry {
 
 impl Default for Registry {
     fn default() -> Self {
-        Registry::new(Dialect::Sqlite)
+        Registry::new(Dialect::default())
     }
 }
 

@@ -1,8 +1,10 @@
 use std::borrow::Cow;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Dialect {
     Postgres,
+    /// The default: the embedded store needs no services.
+    #[default]
     Sqlite,
 }
 

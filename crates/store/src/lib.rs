@@ -15,18 +15,39 @@
 //! definitions, never the other way round), decide HTTP errors, or hold any
 //! domain rule. Above this crate nothing branches on [`Dialect`] or assembles
 //! SQL text at run time; `tests/sql_stays_in_store.rs` keeps it so.
+//!
+//! Everything above this crate speaks `Db` / `Tx` (or the [`Executor`] trait
+//! both implement) with `$n` placeholders and [`Value`] parameters; the
+//! dialect modules are the only place the two differ.
+//!
+//! ## `sql/`: the read/write SQL
+//!
+//! The engine describes a statement as a plan value ([`sql::List`],
+//! [`sql::Include`], [`sql::Insert`], [`sql::Update`], [`sql::ByKey`], …;
+//! conditions with a typed [`sql::Op`]) and `sql/` renders it. What differs
+//! per dialect sits side by side in `sql/pg.rs` and `sql/sqlite.rs`, so the
+//! read and write pipelines above assemble no SQL and never branch on
+//! [`Dialect`] (the admin and migration code is moving the same way). Statements
+//! that depend only on metadata ([`sql::Table`], [`sql::JoinTable`]) are
+//! rendered once when the registry snapshot is built.
+//!
+//! Must not: depend on the metadata or query crates (plans carry quoted
+//! identifiers and values, not entities).
 
 pub mod ddl;
 mod dialect;
 mod error;
+mod executor;
 pub mod migrations;
 mod pg;
 mod rows;
+pub mod sql;
 mod sqlite;
 mod value;
 
 pub use dialect::{quote_ident, Dialect};
 pub use error::{StoreError, StoreErrorKind};
+pub use executor::Executor;
 pub use pg::{PgDb, PgSettings};
 pub use rows::{Row, Rows};
 pub use sqlite::{SqliteDb, SqliteSettings};

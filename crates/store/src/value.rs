@@ -323,7 +323,9 @@ fn sqlite_json_list(items: &[Value]) -> String {
             Value::Int(i) => serde_json::Value::from(*i),
             Value::Float(f) => serde_json::Value::from(*f),
             Value::Text(s) => serde_json::Value::String(s.clone()),
-            Value::Json(j) | Value::Document(j) => j.clone(),
+            Value::Json(j) => j.clone(),
+            // Stored as JSON text, so matched as that text.
+            Value::Document(j) => serde_json::Value::String(j.to_string()),
             Value::Uuid(u) => serde_json::Value::String(u.to_string()),
             Value::Timestamp(t) => serde_json::Value::String(sqlite_timestamp(t)),
             Value::Date(d) => serde_json::Value::String(d.to_string()),
@@ -361,5 +363,12 @@ mod tests {
     fn sqlite_timestamps_are_fixed_width() {
         let t = parse_timestamp("2026-03-01T09:15:04Z").unwrap();
         assert_eq!(sqlite_timestamp(&t), "2026-03-01T09:15:04.000000Z");
+    }
+
+    #[test]
+    fn documents_in_a_list_match_their_stored_text() {
+        let doc = serde_json::json!({"a": "b"});
+        let list = sqlite_json_list(&[Value::Document(doc.clone()), Value::Json("x".into())]);
+        assert_eq!(list, r#"["{\"a\":\"b\"}","x"]"#);
     }
 }

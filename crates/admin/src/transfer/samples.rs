@@ -1,10 +1,11 @@
 //! `sample_data` of an import: business rows inserted as given (existing
 //! keys are left alone), then many-to-many links.
 
-use rocket_engine::convert::from_json;
+use rocket_engine::convert::to_value;
 use rocket_error::Result;
 use rocket_meta::{EntityDef, Registry, RelationDef};
-use rocket_store::{quote_ident, Db, Value};
+use rocket_store::sql::{Insert, JoinTable};
+use rocket_store::{Db, Value};
 use serde_json::{json, Map, Value as Json};
 
 use super::Report;
@@ -17,15 +18,13 @@ pub(super) async fn import_samples(
     sample: &Map<String, Json>,
     rep: &mut Report,
 ) -> Result<()> {
-    let dialect = db.dialect();
     for def in entities {
         let (Some(entity), Some(Json::Array(rows))) = (reg.entity(&def.name), sample.get(&def.name)) else {
             continue;
         };
         for (n, row) in rows.iter().enumerate() {
             let Some(obj) = row.as_object() else { continue };
-            let mut cols = Vec::new();
-            let mut params = Vec::new();
+            let mut values = Vec::new();
             let mut bad = None;
             for (i, f) in entity.fields.iter().enumerate() {
                 let v = match obj.get(&f.name) {
@@ -40,11 +39,8 @@ pub(super) async fn import_samples(
                     None => None,
                 };
                 if let Some(v) = v {
-                    match from_json(&f.name, f.ty, &v, dialect) {
-                        Ok(val) => {
-                            cols.push(f.quoted.clone());
-                            params.push(val);
-                        }
+                    match to_value(&f.name, f.ty, &v) {
+                        Ok(val) => values.push((f.quoted.as_str(), val)),
                         Err(d) => bad = Some(d.message),
                     }
                 }
@@ -53,17 +49,15 @@ pub(super) async fn import_samples(
                 rep.errors.push(format!("Record {}[{n}]: {m}", def.name));
                 continue;
             }
-            if cols.is_empty() {
+            if values.is_empty() {
                 continue;
             }
-            let phs: Vec<String> = (1..=cols.len()).map(|i| format!("${i}")).collect();
-            let sql = format!(
-                "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT DO NOTHING",
-                entity.table_q,
-                cols.join(", "),
-                phs.join(", ")
-            );
-            match db.execute(&sql, &params).await {
+            let st = Insert {
+                table: &entity.sql,
+                values,
+            }
+            .render_keep_existing();
+            match db.execute(&st.sql, &st.params).await {
                 Ok(_) => rep.count("records"),
                 Err(e) => rep
                     .errors
@@ -75,12 +69,7 @@ pub(super) async fn import_samples(
         let Some(Json::Array(rows)) = sample.get(&rel.join_table) else {
             continue;
         };
-        let sql = format!(
-            "INSERT INTO {} ({}, {}) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            quote_ident(&rel.join_table),
-            quote_ident(&rel.source_join_key),
-            quote_ident(&rel.target_join_key)
-        );
+        let join = JoinTable::new(&rel.join_table, &rel.source_join_key, &rel.target_join_key);
         for (n, row) in rows.iter().enumerate() {
             let (Some(a), Some(b)) = (row.get(&rel.source_join_key), row.get(&rel.target_join_key)) else {
                 continue;
@@ -93,7 +82,7 @@ pub(super) async fn import_samples(
                     .unwrap_or(Value::Float(n.as_f64().unwrap_or(0.0))),
                 other => Value::Text(other.to_string()),
             };
-            match db.execute(&sql, &[val(a), val(b)]).await {
+            match db.execute(join.link(), &[val(a), val(b)]).await {
                 Ok(_) => rep.count("records"),
                 Err(e) => rep
                     .errors

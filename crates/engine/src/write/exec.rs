@@ -8,12 +8,12 @@ use std::pin::Pin;
 use chrono::Utc;
 use rocket_error::{Detail, Error, Result};
 use rocket_meta::{Access, Entity, FieldType, Registry, RelKind};
-use rocket_store::{quote_ident, Dialect, StoreError, StoreErrorKind, Tx, Value};
+use rocket_store::sql::{ByKey, Insert, Update};
+use rocket_store::{StoreError, StoreErrorKind, Tx, Value};
 
 use super::plan::{Mode, RelPlan, RowPlan};
-use crate::convert::{from_json, json_string, row_to_object};
+use crate::convert::{json_string, row_to_object, to_json, to_value, Record};
 use crate::perm::{self, Caller};
-use crate::read::Record;
 
 pub fn now_for(ty: FieldType) -> Value {
     let now = Utc::now();
@@ -67,9 +67,7 @@ pub fn write_error(entity: &Entity, path: &str, e: StoreError) -> Error {
 /// UUID key, and the forced foreign key. Returns the stored row.
 pub async fn insert_row(tx: &mut Tx, plan: &RowPlan, fk: Option<(usize, Value)>) -> Result<Record> {
     let entity = &plan.entity;
-    let dialect = tx.dialect();
-    let mut cols: Vec<usize> = Vec::new();
-    let mut params: Vec<Value> = Vec::new();
+    let mut values: Vec<(&str, Value)> = Vec::new();
     for (i, f) in entity.fields.iter().enumerate() {
         let given = plan.values.iter().find(|(j, _)| *j == i).map(|(_, v)| v.clone());
         let value = if fk.as_ref().is_some_and(|(j, _)| *j == i) {
@@ -87,31 +85,19 @@ pub async fn insert_row(tx: &mut Tx, plan: &RowPlan, fk: Option<(usize, Value)>)
             f.def
                 .default
                 .as_ref()
-                .and_then(|d| from_json(&f.name, f.ty, d, dialect).ok())
+                .and_then(|d| to_value(&f.name, f.ty, d).ok())
         };
         if let Some(v) = value {
-            cols.push(i);
-            params.push(v);
+            values.push((&f.quoted, v));
         }
     }
-    let sql = if cols.is_empty() {
-        format!(
-            "INSERT INTO {} DEFAULT VALUES RETURNING {}",
-            entity.table_q, entity.select_list
-        )
-    } else {
-        let names: Vec<&str> = cols.iter().map(|i| entity.fields[*i].quoted.as_str()).collect();
-        let phs: Vec<String> = (1..=cols.len()).map(|n| format!("${n}")).collect();
-        format!(
-            "INSERT INTO {} ({}) VALUES ({}) RETURNING {}",
-            entity.table_q,
-            names.join(", "),
-            phs.join(", "),
-            entity.select_list
-        )
-    };
+    let st = Insert {
+        table: &entity.sql,
+        values,
+    }
+    .render();
     let row = tx
-        .query_opt(&sql, &params)
+        .query_opt(&st.sql, &st.params)
         .await
         .map_err(|e| write_error(entity, &plan.path, e))?
         .ok_or_else(|| Error::internal("insert returned no row"))?;
@@ -122,64 +108,52 @@ pub async fn insert_row(tx: &mut Tx, plan: &RowPlan, fk: Option<(usize, Value)>)
 /// with `key`. None when no such live row exists.
 pub async fn update_row(tx: &mut Tx, plan: &RowPlan, key: &Value) -> Result<Option<Record>> {
     let entity = &plan.entity;
-    let mut sets = Vec::new();
-    let mut params = vec![key.clone()];
+    let mut sets: Vec<(&str, Value)> = Vec::new();
     for (i, v) in &plan.values {
-        let f = &entity.fields[*i];
-        if *i == entity.pk || f.is_auto() {
-            continue;
+        match entity.fields.get(*i) {
+            Some(f) if *i != entity.pk && !f.is_auto() => sets.push((&f.quoted, v.clone())),
+            _ => {}
         }
-        params.push(v.clone());
-        sets.push(format!("{} = ${}", f.quoted, params.len()));
     }
-    let row = if sets.is_empty() {
-        tx.query_opt(&entity.sql_by_pk, std::slice::from_ref(key)).await?
-    } else {
+    // Stamps only when something changes; with nothing to set the row is read.
+    if !sets.is_empty() {
         for f in entity
             .fields
             .iter()
             .filter(|f| f.def.auto.as_deref() == Some("update"))
         {
-            params.push(now_for(f.ty));
-            sets.push(format!("{} = ${}", f.quoted, params.len()));
+            sets.push((&f.quoted, now_for(f.ty)));
         }
-        let sql = format!(
-            "UPDATE {} SET {} WHERE {} = $1{} RETURNING {}",
-            entity.table_q,
-            sets.join(", "),
-            entity.pk_field().quoted,
-            entity.live_filter,
-            entity.select_list
-        );
-        tx.query_opt(&sql, &params)
-            .await
-            .map_err(|e| write_error(entity, &plan.path, e))?
-    };
+    }
+    let st = Update {
+        table: &entity.sql,
+        key: key.clone(),
+        sets,
+    }
+    .render();
+    let row = tx
+        .query_opt(&st.sql, &st.params)
+        .await
+        .map_err(|e| write_error(entity, &plan.path, e))?;
     Ok(row.map(|r| row_to_object(entity, r.values)))
 }
 
 /// Soft delete when the entity has it, else hard delete. Returns rows affected.
 pub async fn delete_by_key(tx: &mut Tx, entity: &Entity, key: &Value) -> Result<u64> {
-    let pk = &entity.pk_field().quoted;
-    if entity.soft_delete {
-        let sql = format!(
-            "UPDATE {} SET \"deleted_at\" = $2 WHERE {pk} = $1 AND \"deleted_at\" IS NULL",
-            entity.table_q
-        );
-        Ok(tx
-            .execute(&sql, &[key.clone(), Value::Timestamp(Utc::now())])
-            .await?)
-    } else {
-        let sql = format!("DELETE FROM {} WHERE {pk} = $1", entity.table_q);
-        Ok(tx.execute(&sql, std::slice::from_ref(key)).await?)
+    let st = ByKey {
+        table: &entity.sql,
+        col: &entity.pk_field().quoted,
+        key: key.clone(),
     }
+    .delete();
+    Ok(tx.execute(&st.sql, &st.params).await?)
 }
 
 /// Value of `field` in a stored record as a bind parameter.
-pub fn key_of(entity: &Entity, record: &Record, field: &str, dialect: Dialect) -> Option<Value> {
+pub fn key_of(entity: &Entity, record: &Record, field: &str) -> Option<Value> {
     let f = entity.field(field)?;
     let v = record.get(field).filter(|v| !v.is_null())?;
-    from_json(field, f.ty, v, dialect).ok()
+    to_value(field, f.ty, v).ok()
 }
 
 type Fut<'a> = Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;
@@ -196,7 +170,7 @@ impl ExecCtx<'_> {
     async fn allow(&self, tx: &mut Tx, entity: &Entity, action: &str, key: Option<&Value>) -> Result<()> {
         let access = perm::access(self.reg, &entity.name, action, self.caller)?;
         if let (Access::Rows(_), Some(k)) = (&access, key) {
-            let row = tx.query_opt(&entity.sql_by_pk, std::slice::from_ref(k)).await?;
+            let row = tx.query_opt(entity.sql.by_pk(), std::slice::from_ref(k)).await?;
             let rec = row.map(|r| row_to_object(entity, r.values)).unwrap_or_default();
             perm::check_row(&access, &rec, self.caller, action, &entity.name)?;
         }
@@ -213,13 +187,8 @@ pub fn exec_children<'a>(
 ) -> Fut<'a> {
     Box::pin(async move {
         for rp in &plan.relations {
-            let skey = if rp.rel.def.source_key.is_empty() {
-                plan.entity.pk_field().name.clone()
-            } else {
-                rp.rel.def.source_key.clone()
-            };
-            let dialect = tx.dialect();
-            let Some(p) = key_of(&plan.entity, parent, &skey, dialect) else {
+            let skey = rp.rel.source_key(&plan.entity);
+            let Some(p) = key_of(&plan.entity, parent, skey) else {
                 continue;
             };
             match rp.rel.kind {
@@ -241,23 +210,18 @@ async fn exec_owned(tx: &mut Tx, rp: &RelPlan, p: &Value, cx: &ExecCtx<'_>) -> R
     let current: HashMap<String, Value> = if rp.mode == Mode::Append {
         HashMap::new()
     } else {
-        let sql = format!(
-            "SELECT {} FROM {} WHERE {fk_col} = $1{}",
-            target.pk_field().quoted,
-            target.table_q,
-            target.live_filter
-        );
-        tx.query(&sql, std::slice::from_ref(p))
+        let st = ByKey {
+            table: &target.sql,
+            col: fk_col,
+            key: p.clone(),
+        }
+        .keys();
+        tx.query(&st.sql, &st.params)
             .await?
             .rows
             .into_iter()
             .filter_map(|mut r| r.pop())
-            .map(|v| {
-                (
-                    json_string(&crate::convert::to_json(v.clone(), target.pk_field().ty)),
-                    v,
-                )
-            })
+            .map(|v| (json_string(&to_json(v.clone(), target.pk_field().ty)), v))
             .collect()
     };
     let mut mentioned = HashSet::new();
@@ -272,7 +236,7 @@ async fn exec_owned(tx: &mut Tx, rp: &RelPlan, p: &Value, cx: &ExecCtx<'_>) -> R
                 exec_children(tx, row, &stored, cx).await?;
             }
             Some(key) => {
-                let k = json_string(&crate::convert::to_json(key.clone(), target.pk_field().ty));
+                let k = json_string(&to_json(key.clone(), target.pk_field().ty));
                 if !current.contains_key(&k) || rp.mode == Mode::Append {
                     continue; // not a current child of this parent: ignored
                 }
@@ -301,20 +265,11 @@ async fn exec_owned(tx: &mut Tx, rp: &RelPlan, p: &Value, cx: &ExecCtx<'_>) -> R
 }
 
 async fn exec_links(tx: &mut Tx, rp: &RelPlan, p: &Value) -> Result<()> {
-    let d = &rp.rel.def;
-    let (jt, sjk, tjk) = (
-        quote_ident(&d.join_table),
-        quote_ident(&d.source_join_key),
-        quote_ident(&d.target_join_key),
-    );
-    let insert = format!("INSERT INTO {jt} ({sjk}, {tjk}) VALUES ($1, $2) ON CONFLICT DO NOTHING");
-    let unlink = format!("DELETE FROM {jt} WHERE {sjk} = $1 AND {tjk} = $2");
+    let Some(join) = &rp.rel.join else {
+        return Ok(());
+    };
     if rp.mode == Mode::Replace {
-        tx.execute(
-            &format!("DELETE FROM {jt} WHERE {sjk} = $1"),
-            std::slice::from_ref(p),
-        )
-        .await?;
+        tx.execute(join.clear(), std::slice::from_ref(p)).await?;
     }
     for row in &rp.rows {
         let Some(t) = &row.given_pk else {
@@ -322,9 +277,9 @@ async fn exec_links(tx: &mut Tx, rp: &RelPlan, p: &Value) -> Result<()> {
         };
         let params = [p.clone(), t.clone()];
         if row.delete && rp.mode == Mode::Diff {
-            tx.execute(&unlink, &params).await?;
+            tx.execute(join.unlink(), &params).await?;
         } else {
-            tx.execute(&insert, &params)
+            tx.execute(join.link(), &params)
                 .await
                 .map_err(|e| write_error(&rp.target, &row.path, e))?;
         }

@@ -10,38 +10,21 @@ use std::sync::Arc;
 
 use rocket_error::{Error, ErrorCode, Result};
 use rocket_meta::{Entity, Registry, RelKind};
-use rocket_store::{quote_ident, Db, StoreErrorKind, Tx, Value};
+use rocket_store::sql::ByKey;
+use rocket_store::{Db, StoreErrorKind, Tx, Value};
 use serde_json::{Map, Value as Json};
 
 pub use exec::{delete_by_key, now_for};
 pub use plan::{Limits, Mode, RelPlan, RowPlan};
 
-use crate::convert::{json_string, row_to_object};
+use crate::convert::{json_string, Record};
 use crate::effects::{Action, Change, Effects};
 use crate::perm::{self, Caller};
-use crate::read::{not_found, pk_value, Record};
+use crate::read::{find, not_found};
 use exec::{exec_children, insert_row, key_of, update_row, ExecCtx};
 
-/// The live row a URL id names: by slug first when the entity has one and the
-/// id does not look like a key, then by primary key.
-pub async fn load_current(tx: &mut Tx, entity: &Entity, id: &str) -> Result<Option<Record>> {
-    if let Some(sql) = slug::lookup_sql(entity, id) {
-        if let Some(r) = tx.query_opt(&sql, &[Value::text(id)]).await? {
-            return Ok(Some(row_to_object(entity, r.values)));
-        }
-    }
-    let Some(key) = pk_value(entity, id) else {
-        return Ok(None);
-    };
-    Ok(tx
-        .query_opt(&entity.sql_by_pk, &[key])
-        .await?
-        .map(|r| row_to_object(entity, r.values)))
-}
-
-fn pk_of(entity: &Entity, rec: &Record, dialect: rocket_store::Dialect) -> Result<Value> {
-    key_of(entity, rec, &entity.pk_field().name, dialect)
-        .ok_or_else(|| Error::internal("row without primary key"))
+fn pk_of(entity: &Entity, rec: &Record) -> Result<Value> {
+    key_of(entity, rec, &entity.pk_field().name).ok_or_else(|| Error::internal("row without primary key"))
 }
 
 /// Slug to store on create/update when the payload gives none (None = leave as is).
@@ -185,14 +168,7 @@ pub async fn create(
     let body = parse_body(body)?;
     let mut plan = plan::plan(reg, db, entity, body, true, limits).await?;
     let cx = ExecCtx { reg, caller };
-    crate::rules::before_write(
-        reg.logic(&entity.name),
-        entity,
-        &mut plan,
-        None,
-        caller,
-        db.dialect(),
-    )?;
+    crate::rules::before_write(reg.logic(&entity.name), entity, &mut plan, None, caller)?;
     let mut tx = db.begin().await?;
     let row = write_parent(&mut tx, entity, &mut plan, None, None)
         .await?
@@ -218,28 +194,19 @@ pub async fn update(
 ) -> Result<Record> {
     let (caller, limits) = (wcx.caller, wcx.limits);
     let access = perm::access(reg, &entity.name, "update", caller);
-    let before = crate::read::find(db, entity, id)
-        .await?
-        .ok_or_else(|| not_found(entity, id))?;
+    let before = find(db, entity, id).await?.ok_or_else(|| not_found(entity, id))?;
     let access = access?;
     perm::check_row(&access, &before, caller, "update", &entity.name)?;
     let body = parse_body(body)?;
     let mut plan = plan::plan(reg, db, entity, body, false, limits).await?;
     let cx = ExecCtx { reg, caller };
     let mut tx = db.begin().await?;
-    let current = load_current(&mut tx, entity, id)
+    let current = find(&mut tx, entity, id)
         .await?
         .ok_or_else(|| not_found(entity, id))?;
     perm::check_row(&access, &current, caller, "update", &entity.name)?;
-    crate::rules::before_write(
-        reg.logic(&entity.name),
-        entity,
-        &mut plan,
-        Some(&current),
-        caller,
-        db.dialect(),
-    )?;
-    let key = pk_of(entity, &current, db.dialect())?;
+    crate::rules::before_write(reg.logic(&entity.name), entity, &mut plan, Some(&current), caller)?;
+    let key = pk_of(entity, &current)?;
     let row = write_parent(&mut tx, entity, &mut plan, Some(&current), Some(&key))
         .await?
         .ok_or_else(|| not_found(entity, id))?;
@@ -254,39 +221,31 @@ pub async fn update(
 /// Applies `on_delete` of every relation whose source is `entity`
 /// (semantics.md §6): restrict → 409 naming the relation; cascade; set_null; detach.
 async fn cascade(tx: &mut Tx, reg: &Registry, entity: &Entity, row: &Record) -> Result<()> {
-    let dialect = tx.dialect();
     for rel in reg.relations.iter().filter(|r| r.def.source == entity.name) {
         let Some(target) = reg.entity(&rel.def.target) else {
             continue;
         };
-        let skey = if rel.def.source_key.is_empty() {
-            entity.pk_field().name.clone()
-        } else {
-            rel.def.source_key.clone()
-        };
-        let Some(p) = key_of(entity, row, &skey, dialect) else {
+        let Some(key) = key_of(entity, row, rel.source_key(entity)) else {
             continue;
         };
         let d = &rel.def;
+        // The target rows that point at the deleted row.
+        let children = ByKey {
+            table: &target.sql,
+            col: &rel.target_key_q,
+            key,
+        };
         match (rel.kind, d.on_delete.as_str()) {
             (RelKind::ManyToMany, "cascade" | "detach") => {
-                let sql = format!(
-                    "DELETE FROM {} WHERE {} = $1",
-                    quote_ident(&d.join_table),
-                    quote_ident(&d.source_join_key)
-                );
-                tx.execute(&sql, &[p]).await?;
+                if let Some(join) = &rel.join {
+                    tx.execute(join.clear(), &[children.key]).await?;
+                }
             }
             (RelKind::ManyToMany, _) => {}
             (_, "restrict") => {
-                let sql = format!(
-                    "SELECT COUNT(*) AS n FROM {} WHERE {} = $1{}",
-                    target.table_q,
-                    quote_ident(&d.target_key),
-                    target.live_filter
-                );
+                let st = children.count();
                 let n = tx
-                    .query_opt(&sql, &[p])
+                    .query_opt(&st.sql, &st.params)
                     .await?
                     .and_then(|r| r.i64("n"))
                     .unwrap_or(0);
@@ -298,34 +257,12 @@ async fn cascade(tx: &mut Tx, reg: &Registry, entity: &Entity, row: &Record) -> 
                 }
             }
             (_, "cascade") => {
-                let sql = if target.soft_delete {
-                    format!(
-                        "UPDATE {} SET \"deleted_at\" = $2 WHERE {} = $1 AND \"deleted_at\" IS NULL",
-                        target.table_q,
-                        quote_ident(&d.target_key)
-                    )
-                } else {
-                    format!(
-                        "DELETE FROM {} WHERE {} = $1",
-                        target.table_q,
-                        quote_ident(&d.target_key)
-                    )
-                };
-                let params = if target.soft_delete {
-                    vec![p, Value::now()]
-                } else {
-                    vec![p]
-                };
-                tx.execute(&sql, &params).await?;
+                let st = children.delete();
+                tx.execute(&st.sql, &st.params).await?;
             }
             (_, "set_null") => {
-                let sql = format!(
-                    "UPDATE {} SET {} = NULL WHERE {} = $1",
-                    target.table_q,
-                    quote_ident(&d.target_key),
-                    quote_ident(&d.target_key)
-                );
-                tx.execute(&sql, &[p]).await.map_err(|e| {
+                let st = children.set_null();
+                tx.execute(&st.sql, &st.params).await.map_err(|e| {
                     if e.kind == StoreErrorKind::NotNull {
                         Error::conflict(format!(
                             "Cannot delete: {}.{} is required and cannot be set to null (relation {})",
@@ -352,13 +289,13 @@ pub async fn delete(
     let caller = wcx.caller;
     let access = perm::access(reg, &entity.name, "delete", caller);
     let mut tx = db.begin().await?;
-    let current = load_current(&mut tx, entity, id)
+    let current = find(&mut tx, entity, id)
         .await?
         .ok_or_else(|| not_found(entity, id))?;
     let access = access?;
     perm::check_row(&access, &current, caller, "delete", &entity.name)?;
     crate::rules::before_delete(reg.logic(&entity.name), &current, caller)?;
-    let key = pk_of(entity, &current, db.dialect())?;
+    let key = pk_of(entity, &current)?;
     cascade(&mut tx, reg, entity, &current).await?;
     if delete_by_key(&mut tx, entity, &key).await? == 0 {
         return Err(not_found(entity, id));

@@ -10,10 +10,10 @@ use std::sync::Arc;
 
 use rocket_error::{Detail, Error, ErrorCode, Result};
 use rocket_meta::{Entity, FieldType, Registry, RelKind, Relation};
-use rocket_store::{Db, Dialect, Value};
+use rocket_store::{Db, Value};
 use serde_json::{Map, Value as Json};
 
-use crate::convert::{from_json, json_string};
+use crate::convert::{json_string, to_value};
 
 /// Bounds on one nested write.
 #[derive(Debug, Clone, Copy)]
@@ -73,6 +73,23 @@ struct Ctx<'a> {
     details: Vec<Detail>,
 }
 
+impl Ctx<'_> {
+    /// Counts one more row against `max_operations` (413 beyond).
+    fn count_row(&mut self) -> Result<()> {
+        self.ops += 1;
+        if self.ops > self.limits.max_operations {
+            return Err(Error::new(
+                ErrorCode::PayloadTooLarge,
+                format!(
+                    "Nested write touches more than {} rows",
+                    self.limits.max_operations
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 fn join_path(path: &str, field: &str) -> String {
     if path.is_empty() {
         field.to_string()
@@ -129,17 +146,7 @@ fn plan_row<'a>(
     depth: usize,
 ) -> Fut<'a> {
     Box::pin(async move {
-        ctx.ops += 1;
-        if ctx.ops > ctx.limits.max_operations {
-            return Err(Error::new(
-                ErrorCode::PayloadTooLarge,
-                format!(
-                    "Nested write touches more than {} rows",
-                    ctx.limits.max_operations
-                ),
-            ));
-        }
-        let dialect = ctx.db.dialect();
+        ctx.count_row()?;
         let child = !path.is_empty();
         let mut fields: Vec<(usize, Json)> = Vec::new();
         let mut nested: Vec<(Arc<Relation>, String, Json)> = Vec::new();
@@ -169,11 +176,11 @@ fn plan_row<'a>(
         let given_pk = fields
             .iter()
             .find(|(i, v)| *i == entity.pk && !v.is_null())
-            .and_then(|(_, v)| from_json(&entity.pk_field().name, entity.pk_field().ty, v, dialect).ok());
+            .and_then(|(_, v)| to_value(&entity.pk_field().name, entity.pk_field().ty, v).ok());
         // A child row with a key is an update (or a delete/ignore): no required checks.
         let as_create = create && !(child && given_pk.is_some());
         let mut record = Map::new();
-        let values = validate(ctx, &entity, &fields, as_create, &path, fk, dialect).await?;
+        let values = validate(ctx, &entity, &fields, as_create, &path, fk).await?;
         for (i, v) in &fields {
             record.insert(entity.fields[*i].name.clone(), v.clone());
         }
@@ -257,23 +264,14 @@ fn plan_link(
     obj: Map<String, Json>,
     path: String,
 ) -> Result<RowPlan> {
-    ctx.ops += 1;
-    if ctx.ops > ctx.limits.max_operations {
-        return Err(Error::new(
-            ErrorCode::PayloadTooLarge,
-            format!(
-                "Nested write touches more than {} rows",
-                ctx.limits.max_operations
-            ),
-        ));
-    }
+    ctx.count_row()?;
     let pk = target.pk_field();
     let id = obj
         .get(&pk.name)
         .or_else(|| obj.get("id"))
         .filter(|v| !v.is_null());
     let given_pk = match id {
-        Some(v) => match from_json(&pk.name, pk.ty, v, ctx.db.dialect()) {
+        Some(v) => match to_value(&pk.name, pk.ty, v) {
             Ok(val) => Some(val),
             Err(mut d) => {
                 d.field = Some(join_path(&path, &pk.name));
@@ -303,7 +301,6 @@ async fn validate(
     create: bool,
     path: &str,
     fk: Option<usize>,
-    dialect: Dialect,
 ) -> Result<Option<Vec<(usize, Value)>>> {
     let before = ctx.details.len();
     if create {
@@ -360,7 +357,7 @@ async fn validate(
         } else {
             v.clone()
         };
-        match from_json(&f.name, f.ty, &v, dialect) {
+        match to_value(&f.name, f.ty, &v) {
             Ok(val) => values.push((*i, val)),
             Err(mut d) => {
                 d.field = Some(fpath);

@@ -1,7 +1,10 @@
 //! Slugs (semantics.md §15): slugify, free-candidate search, id-vs-slug lookup.
 
+use std::borrow::Cow;
+
 use rocket_error::Result;
 use rocket_meta::{Entity, PkKind};
+use rocket_store::sql::SlugsTaken;
 use rocket_store::{quote_ident, Tx, Value};
 use unicode_normalization::UnicodeNormalization;
 
@@ -40,20 +43,11 @@ pub fn looks_like_pk(entity: &Entity, id: &str) -> bool {
     }
 }
 
-/// `SELECT … WHERE <slug> = $1` (live rows) when a URL id should be tried as
-/// a slug first (semantics.md §15), else None.
-pub fn lookup_sql(entity: &Entity, id: &str) -> Option<String> {
-    let sc = entity.def.slug.as_ref()?;
-    if looks_like_pk(entity, id) {
-        return None;
-    }
-    Some(format!(
-        "SELECT {} FROM {} WHERE {} = $1{}",
-        entity.select_list,
-        entity.table_q,
-        quote_ident(&sc.field),
-        entity.live_filter
-    ))
+/// The precompiled `SELECT … WHERE <slug> = $1` (live rows) when a URL id
+/// should be tried as a slug first (semantics.md §15), else None.
+pub fn lookup_sql<'e>(entity: &'e Entity, id: &str) -> Option<&'e str> {
+    let sql = entity.sql_by_slug.as_deref()?;
+    (!looks_like_pk(entity, id)).then_some(sql)
 }
 
 /// The first free slug among `base`, `base-2` … `base-100`, else `base-101`,
@@ -66,22 +60,19 @@ pub async fn free_slug(
     base: &str,
     exclude: Option<&Value>,
 ) -> Result<String> {
-    let col = quote_ident(field);
-    let pattern = format!(
-        "{}-%",
-        base.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
-    );
-    let mut sql = format!(
-        "SELECT {col} AS s FROM {} WHERE ({col} = $1 OR {col} LIKE $2 ESCAPE '\\')",
-        entity.table_q
-    );
-    let mut params = vec![Value::text(base), Value::text(pattern)];
-    if let Some(k) = exclude {
-        params.push(k.clone());
-        sql.push_str(&format!(" AND {} != $3", entity.pk_field().quoted));
+    let col = match entity.field(field) {
+        Some(f) => Cow::Borrowed(f.quoted.as_str()),
+        None => Cow::Owned(quote_ident(field)),
+    };
+    let st = SlugsTaken {
+        table: &entity.sql,
+        col: &col,
+        base,
+        exclude: exclude.cloned(),
     }
+    .render();
     let taken: std::collections::HashSet<String> = tx
-        .query(&sql, &params)
+        .query(&st.sql, &st.params)
         .await?
         .into_iter()
         .map(|r| r.string("s"))

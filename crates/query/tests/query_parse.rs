@@ -3,9 +3,9 @@
 //! and a successful parse always yields a usable plan (semantics.md §2).
 
 use proptest::prelude::*;
-use rocket_engine::query::{parse, ListQuery, Op, DEFAULT_PER_PAGE, MAX_PER_PAGE};
 use rocket_error::ErrorCode;
 use rocket_meta::{parse_def, Entity, EntityDef};
+use rocket_query::{parse, ListQuery, Op, DEFAULT_PER_PAGE, MAX_PER_PAGE};
 use rocket_store::Value;
 
 fn entity() -> Entity {

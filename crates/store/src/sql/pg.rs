@@ -1,0 +1,22 @@
+//! PostgreSQL: lists bind as arrays; LIKE casts non-text columns.
+
+use super::Syntax;
+
+pub(super) const SYNTAX: Syntax = Syntax {
+    in_list: (" = ANY(", ")"),
+    not_in_list: (" != ALL(", ")"),
+    like_casts: true,
+};
+
+/// What the shared renderer tests (`sql/tests.rs`) expect on PostgreSQL.
+#[cfg(test)]
+pub(super) mod expected {
+    pub const LIST_WHERE: &str = "\"name\" = $1 AND \"age\" != $2 AND \"age\" > $3 AND \"age\" >= $4 \
+        AND \"age\" < $5 AND \"age\" <= $6 AND \"age\" = ANY($7) AND \"age\" != ALL($8) \
+        AND \"name\" LIKE $9 AND CAST(\"age\" AS TEXT) LIKE $10 AND \"deleted_at\" IS NULL";
+    pub const INCLUDE_BY_COLUMN: &str = "SELECT \"id\", \"name\", \"age\", \"deleted_at\" FROM \"people\" \
+        WHERE \"team_id\" = ANY($1) AND \"deleted_at\" IS NULL";
+    pub const INCLUDE_THROUGH_JOIN: &str = "SELECT j.\"tag_id\", r.\"id\", r.\"name\", r.\"age\", \
+        r.\"deleted_at\" FROM \"person_tags\" j JOIN \"people\" r ON r.\"id\" = j.\"person_id\" \
+        WHERE j.\"tag_id\" = ANY($1) AND ((r.\"age\" > $2) OR (FALSE)) AND r.\"deleted_at\" IS NULL";
+}
