@@ -3,7 +3,7 @@
 //!
 //! Owns: what a request means: permission decisions applied (`perm`), reads
 //! with batched includes (`read`), the write pipeline with nested writes,
-//! cascades, slugs, rules and state machines (`write`, `rules`), the effect
+//! cascades, slugs, rules and state machines (`write`), the effect
 //! seam that hands committed changes to registered handlers (`effects`), the
 //! conversions between stored values and API JSON (`convert`), and
 //! auto-migration as a translation of metadata into store's DDL specs.
@@ -18,7 +18,6 @@ pub mod effects;
 pub mod migrate;
 pub mod perm;
 pub mod read;
-pub mod rules;
 pub mod write;
 
 /// The list query language lives in its own crate; kept here under its old path.

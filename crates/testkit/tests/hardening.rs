@@ -372,9 +372,11 @@ async fn active_files_are_not_served_inline(s: &TestServer) {
 
 // ------------------------------------------------------------- 7. login timing
 
-/// Coarse on purpose: the fastest of several unknown-email logins must take
-/// at least half the fastest wrong-password login. Without the dummy hash it
-/// takes a few percent of it (no password check at all).
+/// Coarse on purpose (the machine may be loaded): the fastest of several
+/// unknown-email logins must take at least a fifth of the fastest
+/// wrong-password login. Without the dummy hash it takes well under a
+/// twentieth of it (no password check at all). The unit test in `auth` pins
+/// the dummy's parameters to the real ones.
 async fn unknown_emails_cost_a_password_check(s: &TestServer) {
     let app = s.create_app().await;
     for (path, known) in [
@@ -400,7 +402,7 @@ async fn unknown_emails_cost_a_password_check(s: &TestServer) {
         let real = fastest(known).await;
         let unknown = fastest("nobody-here@localhost").await;
         assert!(
-            unknown * 2 >= real,
+            unknown * 5 >= real,
             "{path}: unknown email {unknown:?} vs wrong password {real:?}"
         );
     }

@@ -4,6 +4,7 @@
 
 mod exec;
 mod plan;
+mod rules;
 pub mod slug;
 
 use std::sync::Arc;
@@ -168,7 +169,7 @@ pub async fn create(
     let body = parse_body(body)?;
     let mut plan = plan::plan(reg, db, entity, body, true, limits).await?;
     let cx = ExecCtx { reg, caller };
-    crate::rules::before_write(reg.logic(&entity.name), entity, &mut plan, None, caller)?;
+    rules::before_write(reg.logic(&entity.name), entity, &mut plan, None, caller)?;
     let mut tx = db.begin().await?;
     let row = write_parent(&mut tx, entity, &mut plan, None, None)
         .await?
@@ -205,7 +206,7 @@ pub async fn update(
         .await?
         .ok_or_else(|| not_found(entity, id))?;
     perm::check_row(&access, &current, caller, "update", &entity.name)?;
-    crate::rules::before_write(reg.logic(&entity.name), entity, &mut plan, Some(&current), caller)?;
+    rules::before_write(reg.logic(&entity.name), entity, &mut plan, Some(&current), caller)?;
     let key = pk_of(entity, &current)?;
     let row = write_parent(&mut tx, entity, &mut plan, Some(&current), Some(&key))
         .await?
@@ -294,7 +295,7 @@ pub async fn delete(
         .ok_or_else(|| not_found(entity, id))?;
     let access = access?;
     perm::check_row(&access, &current, caller, "delete", &entity.name)?;
-    crate::rules::before_delete(reg.logic(&entity.name), &current, caller)?;
+    rules::before_delete(reg.logic(&entity.name), &current, caller)?;
     let key = pk_of(entity, &current)?;
     cascade(&mut tx, reg, entity, &current).await?;
     if delete_by_key(&mut tx, entity, &key).await? == 0 {

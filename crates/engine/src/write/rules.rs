@@ -10,9 +10,9 @@ use rocket_meta::Entity;
 use rocket_store::format_timestamp;
 use serde_json::{json, Map, Value as Json};
 
+use super::plan::RowPlan;
 use crate::convert::{json_string, to_json, to_value};
 use crate::perm::Caller;
-use crate::write::RowPlan;
 
 fn num(v: &Json) -> Option<f64> {
     match v {
