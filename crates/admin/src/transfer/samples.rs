@@ -57,7 +57,8 @@ pub(super) async fn import_samples(
                 values,
             }
             .render_keep_existing();
-            match db.execute(&st.sql, &st.params).await {
+            // A query, not execute: the statement returns the row it inserted (if any).
+            match db.query(&st.sql, &st.params).await {
                 Ok(_) => rep.count("records"),
                 Err(e) => rep
                     .errors
