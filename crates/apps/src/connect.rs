@@ -75,16 +75,29 @@ pub fn open(config: &Config, driver: Driver, db_name: &str, pool_size: usize) ->
 /// A one-off connection to the `postgres` maintenance database for
 /// CREATE/DROP DATABASE, which cannot run inside a pooled transaction.
 async fn maintenance(config: &Config) -> Result<tokio_postgres::Client> {
+    connect_to(config, "postgres").await
+}
+
+/// A one-off connection to database `name` itself.
+async fn connect_to(config: &Config, name: &str) -> Result<tokio_postgres::Client> {
     let mut pg = pg_base(config)?;
-    pg.dbname("postgres");
+    pg.dbname(name);
     let (client, conn) = pg
         .connect(tokio_postgres::NoTls)
         .await
-        .map_err(|e| Error::internal(format!("cannot connect to PostgreSQL: {e}")))?;
+        .map_err(|e| Error::internal(format!("cannot connect to database {name}: {e}")))?;
     tokio::spawn(async move {
         let _ = conn.await;
     });
     Ok(client)
+}
+
+/// Whether an existing PostgreSQL database with no app row (left by a crash
+/// of an older build, or made by hand) may be dropped and provisioned anew:
+/// only while it holds nothing but system tables, so no one's data is lost.
+pub async fn pg_database_is_disposable(config: &Config, name: &str) -> Result<bool> {
+    let client = connect_to(config, name).await?;
+    Ok(!ddl::pg_has_business_tables(&client).await?)
 }
 
 pub async fn pg_database_exists(config: &Config, name: &str) -> Result<bool> {

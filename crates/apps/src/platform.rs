@@ -9,7 +9,7 @@ use chrono::Utc;
 use rocket_config::{Config, Driver};
 use rocket_error::{Error, Result};
 use rocket_store::migrations::{self, Schema};
-use rocket_store::{Db, Row, StoreErrorKind, Value};
+use rocket_store::{Db, Row, StoreErrorKind, Tx, Value};
 use tokio::sync::Mutex;
 
 use crate::accounts::{Accounts, APP_TABLES, PLATFORM_TABLES};
@@ -110,6 +110,7 @@ impl Platform {
             pg.dbname(&name);
             tokio::spawn(crate::listen::run(pg, Arc::downgrade(&platform), stop_rx));
         }
+        platform.recover_leftovers().await;
         let rows = platform
             .mgmt
             .query("SELECT * FROM _apps WHERE status = 'active' ORDER BY name", &[])
@@ -146,6 +147,12 @@ impl Platform {
 
     /// Opens an app's pool, bootstraps its system tables and seeds its admin.
     async fn load_app(&self, row: &Row) -> Result<Arc<AppContext>> {
+        self.load_app_as(row, row.string("status")).await
+    }
+
+    /// As `load_app`, serving the app with `status` (a provisioning row is
+    /// bootstrapped before it is marked active).
+    async fn load_app_as(&self, row: &Row, status: String) -> Result<Arc<AppContext>> {
         let driver = Driver::parse(&row.string("db_driver")).unwrap_or(self.config.database.driver);
         let db_name = row.string("db_name");
         let db = connect::open(&self.config, driver, &db_name, self.config.app_pool_size)?;
@@ -157,7 +164,7 @@ impl Platform {
                 db_name,
                 driver,
                 row.string("jwt_secret"),
-                row.string("status"),
+                status,
                 row.timestamp("created_at"),
                 row.timestamp("updated_at"),
                 db,
@@ -246,59 +253,95 @@ impl Platform {
         let db_name = db_name_for(&name);
 
         let _guard = self.lifecycle.lock().await;
-        let exists = self
-            .mgmt
-            .query_opt(
-                "SELECT name FROM _apps WHERE name = $1 OR db_name = $2",
-                &[Value::text(&name), Value::text(&db_name)],
-            )
+        let claim = self.claim(&name).await?;
+        self.clear_leftovers(&name, &db_name).await?;
+        let row = self
+            .insert_provisioning(&name, &display_name, &db_name, driver)
             .await?;
-        if exists.is_some() {
-            return Err(Error::conflict(format!("App already exists: {name}")));
+        pause_at("row").await;
+        match self.provision(&row, driver).await {
+            Ok(info) => {
+                claim.release().await;
+                Ok(info)
+            }
+            Err(e) => {
+                if let Err(undo) = self.remove_leftover(&row).await {
+                    tracing::error!(app = %name, error = %undo, "cannot roll back a failed app creation; it is retried on start");
+                }
+                claim.release().await;
+                Err(e)
+            }
         }
-        connect::create_database(&self.config, driver, &db_name, false).await?;
+    }
+
+    /// Records the app as `provisioning` (committed) before anything exists
+    /// for it, so a crash at any later point leaves a row that says what to
+    /// undo. A concurrent create of the name or database loses here: 409.
+    async fn insert_provisioning(
+        &self,
+        name: &str,
+        display_name: &str,
+        db_name: &str,
+        driver: Driver,
+    ) -> Result<Row> {
         let now = Utc::now();
         let secret = rocket_auth::random_hex(32);
         let inserted = self
             .mgmt
             .execute(
-                "INSERT INTO _apps (name, display_name, db_name, db_driver, jwt_secret, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'active', $6, $6)",
+                "INSERT INTO _apps (name, display_name, db_name, db_driver, jwt_secret, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'provisioning', $6, $6)",
                 &[
-                    Value::text(&name),
-                    Value::text(&display_name),
-                    Value::text(&db_name),
+                    Value::text(name),
+                    Value::text(display_name),
+                    Value::text(db_name),
                     Value::text(driver.as_str()),
                     Value::text(&secret),
                     Value::Timestamp(now),
                 ],
             )
             .await;
-        if let Err(e) = inserted {
-            let _ = connect::drop_database(&self.config, driver, &db_name).await;
-            return Err(if e.kind == StoreErrorKind::UniqueViolation {
-                Error::conflict(format!("App already exists: {name}"))
-            } else {
-                e.into()
-            });
+        match inserted {
+            Err(e) if e.kind == StoreErrorKind::UniqueViolation => {
+                Err(Error::conflict(format!("App already exists: {name}")))
+            }
+            Err(e) => Err(e.into()),
+            Ok(_) => self
+                .app_row(name)
+                .await?
+                .ok_or_else(|| Error::internal("app row vanished after insert")),
         }
-        let row = self
+    }
+
+    /// Creates and bootstraps the database of a `provisioning` row, then
+    /// marks it active and serves it; the caller undoes everything on error.
+    async fn provision(&self, row: &Row, driver: Driver) -> Result<serde_json::Value> {
+        let name = row.string("name");
+        let db_name = row.string("db_name");
+        self.adopt_orphan(driver, &db_name).await?;
+        connect::create_database(&self.config, driver, &db_name, false).await?;
+        pause_at("database").await;
+        let ctx = self.load_app_as(row, "active".into()).await?;
+        pause_at("bootstrap").await;
+        let marked = self
             .mgmt
-            .query_opt("SELECT * FROM _apps WHERE name = $1", &[Value::text(&name)])
-            .await?
-            .ok_or_else(|| Error::internal("app row vanished after insert"))?;
-        match self.load_app(&row).await {
-            Ok(ctx) => {
-                self.insert(ctx);
-            }
+            .execute(
+                "UPDATE _apps SET status = 'active', updated_at = $2 WHERE name = $1 AND status = 'provisioning'",
+                &[Value::text(&name), Value::Timestamp(Utc::now())],
+            )
+            .await;
+        let row = match marked {
+            Ok(1) => self.app_row(&name).await?,
+            Ok(_) => None,
             Err(e) => {
-                let _ = self
-                    .mgmt
-                    .execute("DELETE FROM _apps WHERE name = $1", &[Value::text(&name)])
-                    .await;
-                let _ = connect::drop_database(&self.config, driver, &db_name).await;
-                return Err(e);
+                ctx.db.close();
+                return Err(e.into());
             }
-        }
+        };
+        let Some(row) = row else {
+            ctx.db.close();
+            return Err(Error::internal("app row changed while it was provisioned"));
+        };
+        self.insert(ctx);
         let mut info = app_info(&row);
         if let Some(o) = info.as_object_mut() {
             o.remove("created_at");
@@ -307,24 +350,165 @@ impl Platform {
         Ok(info)
     }
 
-    pub async fn delete_app(&self, name: &str) -> Result<()> {
-        let _guard = self.lifecycle.lock().await;
-        let row = self
+    /// A PostgreSQL database of this name with no app row (we hold the row
+    /// now) was left by an older build or made by hand: drop it when it has
+    /// only system tables, refuse (409) when it holds anyone's data.
+    async fn adopt_orphan(&self, driver: Driver, db_name: &str) -> Result<()> {
+        if driver != Driver::Postgres || !connect::pg_database_exists(&self.config, db_name).await? {
+            return Ok(());
+        }
+        if !self.disposable(driver, db_name).await? {
+            return Err(Error::conflict(format!(
+                "Database already exists and holds tables: {db_name}"
+            )));
+        }
+        tracing::warn!(database = %db_name, "adopting an orphan app database (no app row, no business tables): recreating it");
+        connect::drop_database(&self.config, driver, db_name).await
+    }
+
+    /// Whether the app database may be dropped without losing anyone's data.
+    async fn disposable(&self, driver: Driver, db_name: &str) -> Result<bool> {
+        if driver != Driver::Postgres || !connect::pg_database_exists(&self.config, db_name).await? {
+            return Ok(true);
+        }
+        connect::pg_database_is_disposable(&self.config, db_name).await
+    }
+
+    async fn app_row(&self, name: &str) -> Result<Option<Row>> {
+        Ok(self
             .mgmt
             .query_opt("SELECT * FROM _apps WHERE name = $1", &[Value::text(name)])
+            .await?)
+    }
+
+    /// Before creating `name`: a row of an active app with this name or
+    /// database is a conflict; a row left `provisioning` or `deleting` by a
+    /// dead node is rolled back (the caller holds the name's claim).
+    async fn clear_leftovers(&self, name: &str, db_name: &str) -> Result<()> {
+        let rows = self
+            .mgmt
+            .query(
+                "SELECT * FROM _apps WHERE name = $1 OR db_name = $2",
+                &[Value::text(name), Value::text(db_name)],
+            )
+            .await?;
+        // Rows' iterator is not Send; collect before awaiting.
+        let rows: Vec<Row> = rows.into_iter().collect();
+        for row in rows {
+            if row.string("name") != name || !is_leftover(&row) {
+                return Err(Error::conflict(format!("App already exists: {name}")));
+            }
+            tracing::warn!(app = %name, status = %row.string("status"), "rolling back an app left half-provisioned by a crash");
+            self.remove_leftover(&row).await?;
+        }
+        Ok(())
+    }
+
+    /// Drops an app's database, then its row: in this order, so a crash in
+    /// between still leaves the row that says what to finish.
+    async fn remove_leftover(&self, row: &Row) -> Result<()> {
+        let driver = Driver::parse(&row.string("db_driver")).unwrap_or(self.config.database.driver);
+        let db_name = row.string("db_name");
+        // A provisioning app never gets business tables; a database that has
+        // some was never its own (an orphan it refused to adopt).
+        if row.string("status") == "provisioning" && !self.disposable(driver, &db_name).await? {
+            tracing::warn!(database = %db_name, "keeping a database with business tables that a provisioning app did not own");
+        } else {
+            connect::drop_database(&self.config, driver, &db_name).await?;
+        }
+        self.mgmt
+            .execute(
+                "DELETE FROM _apps WHERE name = $1",
+                &[Value::text(row.string("name"))],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// On start: rolls back every app a dead node left `provisioning` or
+    /// `deleting`. Rows whose claim a live node holds are left to it.
+    async fn recover_leftovers(&self) {
+        let rows = match self
+            .mgmt
+            .query(
+                "SELECT * FROM _apps WHERE status IN ('provisioning', 'deleting') ORDER BY name",
+                &[],
+            )
+            .await
+        {
+            Ok(rows) => rows.into_iter().collect::<Vec<Row>>(),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot look for half-provisioned apps");
+                return;
+            }
+        };
+        for row in rows {
+            let name = row.string("name");
+            let claim = match self.claim(&name).await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::info!(app = %name, error = %e, "app is being provisioned or deleted by a live node");
+                    continue;
+                }
+            };
+            match self.remove_leftover(&row).await {
+                Ok(()) => {
+                    tracing::warn!(app = %name, status = %row.string("status"), "rolled back an app left half-done by a crash")
+                }
+                Err(e) => tracing::error!(app = %name, error = %e, "cannot roll back a half-provisioned app"),
+            }
+            claim.release().await;
+        }
+    }
+
+    /// Claims the right to provision or delete `name`. On PostgreSQL it is a
+    /// transaction holding the name's advisory lock, which the server frees
+    /// when the holder's connection dies: a row left `provisioning` whose
+    /// lock is free belongs to a dead node. SQLite has one process per file.
+    async fn claim(&self, name: &str) -> Result<Claim> {
+        if !matches!(self.mgmt, Db::Pg(_)) {
+            return Ok(Claim(None));
+        }
+        let mut tx = self.mgmt.begin().await?;
+        let got = tx
+            .query_opt(
+                "SELECT pg_try_advisory_xact_lock($1) AS ok",
+                &[Value::Int(lock_key(name))],
+            )
             .await?
-            .ok_or_else(|| Error::not_found(format!("App not found or failed to delete: {name}")))?;
+            .and_then(|r| r.bool("ok"))
+            .unwrap_or(false);
+        if !got {
+            let _ = tx.rollback().await;
+            return Err(Error::conflict(format!(
+                "App is being created or deleted: {name}"
+            )));
+        }
+        Ok(Claim(Some(tx)))
+    }
+
+    /// Marks the app `deleting` (committed) before dropping anything, so a
+    /// crash part way is finished on start or by the next delete.
+    pub async fn delete_app(&self, name: &str) -> Result<()> {
+        let _guard = self.lifecycle.lock().await;
+        let not_found = || Error::not_found(format!("App not found or failed to delete: {name}"));
+        let row = self.app_row(name).await?.ok_or_else(not_found)?;
+        let claim = self.claim(name).await?;
+        self.mgmt
+            .execute(
+                "UPDATE _apps SET status = 'deleting', updated_at = $2 WHERE name = $1",
+                &[Value::text(name), Value::Timestamp(Utc::now())],
+            )
+            .await?;
         if let Some(ctx) = self.remove(name) {
             ctx.db.close();
         }
-        self.mgmt
-            .execute("DELETE FROM _apps WHERE name = $1", &[Value::text(name)])
-            .await?;
-        let driver = Driver::parse(&row.string("db_driver")).unwrap_or(self.config.database.driver);
         self.announce(name).await;
-        if let Err(e) = connect::drop_database(&self.config, driver, &row.string("db_name")).await {
-            tracing::error!(app = %name, error = %e, "app row deleted but its database could not be dropped");
+        pause_at("delete").await;
+        if let Err(e) = self.remove_leftover(&row).await {
+            tracing::error!(app = %name, error = %e, "app marked deleting but its database could not be dropped; retried on start");
         }
+        claim.release().await;
         Ok(())
     }
 
@@ -387,6 +571,44 @@ impl Platform {
     }
 }
 
+/// See `Platform::claim`; dropping it without `release` also frees the lock.
+struct Claim(Option<Tx>);
+
+impl Claim {
+    async fn release(self) {
+        if let Some(tx) = self.0 {
+            let _ = tx.commit().await;
+        }
+    }
+}
+
+/// The advisory-lock key of an app name (FNV-1a: stable across builds and
+/// nodes, unlike the standard library's hasher).
+fn lock_key(name: &str) -> i64 {
+    let hash = format!("rocket_app:{name}")
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    i64::from_ne_bytes(hash.to_ne_bytes())
+}
+
+/// A row a crash can leave behind: neither served nor finished.
+fn is_leftover(row: &Row) -> bool {
+    matches!(row.string("status").as_str(), "provisioning" | "deleting")
+}
+
+/// TEST-ONLY hook: `ROCKET_TEST_PAUSE_PROVISIONING=<step>` (`row`,
+/// `database`, `bootstrap` of a create; `delete` of a delete) stops the
+/// sequence at that step for an hour, so crates/server/tests/provisioning.rs
+/// can kill the process exactly there. Never set it in production.
+async fn pause_at(step: &str) {
+    if std::env::var("ROCKET_TEST_PAUSE_PROVISIONING").is_ok_and(|s| s == step) {
+        eprintln!("rocket: test hook: provisioning paused at {step}");
+        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+    }
+}
+
 pub fn app_accounts(ctx: &AppContext) -> Accounts<'_> {
     Accounts {
         db: &ctx.db,
@@ -438,5 +660,18 @@ mod tests {
             assert!(!valid_app_name(bad), "{bad}");
         }
         assert_eq!(db_name_for("help-desk"), "rocket_help_desk");
+    }
+}
+
+#[cfg(test)]
+mod send_check {
+    use super::*;
+
+    /// The lifecycle futures run inside axum handlers, which must be Send.
+    #[allow(dead_code)]
+    fn lifecycle_futures_are_send(p: &Platform) {
+        fn send<T: Send>(_: T) {}
+        send(p.create_app(NewApp::default()));
+        send(p.delete_app(""));
     }
 }

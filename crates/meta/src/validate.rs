@@ -1,6 +1,9 @@
 //! Validation of metadata documents. Messages are the contract's 422 texts.
 
-use crate::model::{EntityDef, RelationDef};
+use rocket_store::{parse_date, parse_timestamp};
+use serde_json::Value as Json;
+
+use crate::model::{EntityDef, FieldDef, RelationDef};
 use crate::registry::Registry;
 use crate::types::{valid_ident, FieldType};
 
@@ -74,6 +77,9 @@ pub fn validate_entity(def: &EntityDef, registry: &Registry) -> Result<(), Strin
             if !(0..=18).contains(&p) {
                 return Err(format!("field {}: precision must be between 0 and 18", f.name));
             }
+        }
+        if let Some(d) = &f.default {
+            validate_default(f, ty, d)?;
         }
     }
     let Some(pk) = def.fields.iter().find(|f| f.name == def.primary_key.field) else {
@@ -155,6 +161,88 @@ pub fn validate_entity(def: &EntityDef, registry: &Registry) -> Result<(), Strin
         }
     }
     Ok(())
+}
+
+/// A default becomes a column `DEFAULT` and the value of every insert that
+/// omits the field, so it must be a value of the field's type: otherwise
+/// PostgreSQL refuses the migration and SQLite stores it as is.
+fn validate_default(f: &FieldDef, ty: FieldType, d: &Json) -> Result<(), String> {
+    if d.is_null() {
+        return Ok(());
+    }
+    if let Some(expected) = default_type_error(ty, d) {
+        return Err(format!("field {}: default {d} is not {expected}", f.name));
+    }
+    if let Some(values) = &f.enum_values {
+        let as_text = match d {
+            Json::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        if !values.contains(&as_text) {
+            return Err(format!(
+                "field {}: default {d} is not one of the enum values ({})",
+                f.name,
+                values.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// What `d` should have been for `ty`, or None when it fits.
+fn default_type_error(ty: FieldType, d: &Json) -> Option<&'static str> {
+    let ok = match ty {
+        FieldType::String | FieldType::Text => d.is_string(),
+        FieldType::Int => integer_default(d).is_some_and(|i| i32::try_from(i).is_ok()),
+        FieldType::BigInt => integer_default(d).is_some(),
+        FieldType::Float | FieldType::Decimal => match d {
+            Json::Number(n) => n.as_f64().is_some_and(f64::is_finite),
+            Json::String(s) => s.parse::<f64>().is_ok_and(f64::is_finite),
+            _ => false,
+        },
+        FieldType::Boolean => d.is_boolean(),
+        FieldType::Uuid => d.as_str().is_some_and(is_uuid),
+        FieldType::Timestamp => d.as_str().and_then(parse_timestamp).is_some(),
+        FieldType::Date => d
+            .as_str()
+            .is_some_and(|s| s.len() == 10 && parse_date(s).is_some()),
+        // File values are checked where they are written.
+        FieldType::Json | FieldType::File => true,
+    };
+    if ok {
+        return None;
+    }
+    Some(match ty {
+        FieldType::String | FieldType::Text => "a string",
+        FieldType::Int => "an integer in the 32-bit range",
+        FieldType::BigInt => "an integer in the 64-bit range",
+        FieldType::Float | FieldType::Decimal => "a finite number",
+        FieldType::Boolean => "a boolean (true or false)",
+        FieldType::Uuid => "a UUID",
+        FieldType::Timestamp => "an RFC 3339 timestamp",
+        FieldType::Date => "a date (YYYY-MM-DD)",
+        FieldType::Json | FieldType::File => "valid",
+    })
+}
+
+/// An integer default as a JSON integer or a string of one (both render as a
+/// literal the integer column accepts on either store).
+fn integer_default(d: &Json) -> Option<i64> {
+    match d {
+        Json::Number(n) => n.as_i64(),
+        Json::String(s) => s.parse::<i64>().ok(),
+        _ => None,
+    }
+}
+
+/// Hyphenated 8-4-4-4-12 hex, the form both stores and the API use.
+fn is_uuid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
 }
 
 /// The effective primary-key type: the declared one, else derived from the field.
@@ -252,4 +340,71 @@ pub fn validate_relation(def: &RelationDef, registry: &Registry) -> Result<(), S
     check("write_mode", &def.write_mode, &["diff", "replace", "append"])?;
     check("fetch", &def.fetch, &["lazy", "eager"])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn check(kind: &str, default: Json, enum_values: Option<Vec<&str>>) -> Result<(), String> {
+        let f = FieldDef {
+            name: "f".into(),
+            kind: kind.into(),
+            default: Some(default),
+            enum_values: enum_values.map(|v| v.into_iter().map(String::from).collect()),
+            ..FieldDef::default()
+        };
+        let ty = FieldType::parse(kind).ok_or("unknown type")?;
+        validate_default(&f, ty, f.default.as_ref().ok_or("no default")?)
+    }
+
+    #[test]
+    fn defaults_fit_their_type() {
+        for (kind, d) in [
+            ("int", json!(0)),
+            ("int", json!("42")),
+            ("bigint", json!(9_000_000_000i64)),
+            ("float", json!(4.5)),
+            ("decimal", json!("1.25")),
+            ("boolean", json!(true)),
+            ("uuid", json!("6f1c0a3e-8b2d-4c1e-9f00-0123456789ab")),
+            ("timestamp", json!("2024-05-01T10:00:00Z")),
+            ("date", json!("2024-05-01")),
+            ("string", json!("draft")),
+            ("json", json!({"a": [1]})),
+            ("int", Json::Null),
+        ] {
+            assert_eq!(check(kind, d.clone(), None), Ok(()), "{kind} {d}");
+        }
+    }
+
+    #[test]
+    fn defaults_of_another_type_are_refused_naming_the_field() {
+        for (kind, d) in [
+            ("int", json!("abc")),
+            ("int", json!(1.5)),
+            ("int", json!(3_000_000_000i64)),
+            ("bigint", json!("9223372036854775808")),
+            ("float", json!("NaN")),
+            ("decimal", json!(true)),
+            ("boolean", json!("true")),
+            ("boolean", json!(1)),
+            ("uuid", json!("not-a-uuid")),
+            ("timestamp", json!("now")),
+            ("date", json!("2024-13-01")),
+            ("string", json!(5)),
+        ] {
+            let err = check(kind, d.clone(), None).expect_err(&format!("{kind} {d}"));
+            assert!(err.starts_with("field f: default"), "{err}");
+        }
+    }
+
+    #[test]
+    fn enum_defaults_must_be_a_member() {
+        assert_eq!(check("string", json!("toy"), Some(vec!["tool", "toy"])), Ok(()));
+        assert_eq!(check("int", json!(2), Some(vec!["1", "2"])), Ok(()));
+        let err = check("string", json!("car"), Some(vec!["tool", "toy"])).unwrap_err();
+        assert!(err.contains("enum values (tool, toy)"), "{err}");
+    }
 }

@@ -30,3 +30,15 @@ pub async fn pg_drop_database(client: &tokio_postgres::Client, name: &str) -> Re
     let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", checked(name)?);
     Ok(client.batch_execute(&sql).await?)
 }
+
+/// Whether the database `client` is connected to holds a table outside the
+/// system ones (every system table starts with `_`): data someone made.
+pub async fn pg_has_business_tables(client: &tokio_postgres::Client) -> Result<bool> {
+    let rows = client
+        .query(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND left(table_name, 1) <> '_' LIMIT 1",
+            &[],
+        )
+        .await?;
+    Ok(!rows.is_empty())
+}

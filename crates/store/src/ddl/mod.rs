@@ -17,7 +17,7 @@ mod sync;
 
 use std::borrow::Cow;
 
-pub use database::{pg_create_database, pg_database_exists, pg_drop_database};
+pub use database::{pg_create_database, pg_database_exists, pg_drop_database, pg_has_business_tables};
 pub use field_type::FieldType;
 pub use sync::{build_deferred, sync_index, sync_join_table, sync_table, DdlError};
 
