@@ -37,7 +37,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         if !is_object(&bytes) {
             return Err(ApiError(Error::invalid_json()));
         }
-        let doc: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| ApiError(Error::invalid_json()))?;
+        let doc: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|_| ApiError(Error::invalid_json()))?;
         let doc = rocket_engine::convert::reject_nul(doc).map_err(ApiError)?;
         serde_json::from_value(doc)
             .map(JsonBody)

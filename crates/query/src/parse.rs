@@ -37,7 +37,9 @@ pub fn coerce<F: Fields + ?Sized>(entity: &F, field: usize, raw: &str) -> Result
     let Some((name, kind)) = entity.field_at(field) else {
         return Err(Error::unknown_field("Unknown filter field"));
     };
-    let bad = |what: &str| Error::invalid_payload(format!("Invalid filter value for {name}: '{raw}' is not {what}"));
+    let bad = |what: &str| {
+        Error::invalid_payload(format!("Invalid filter value for {name}: '{raw}' is not {what}"))
+    };
     let range = |what: &str| {
         Error::invalid_payload(format!(
             "Invalid filter value for {name}: '{raw}' is out of range for {what}"
@@ -307,7 +309,8 @@ mod range_tests {
             let e = parse(&Row, bad).err().unwrap_or_else(|| panic!("{bad} parsed"));
             assert_eq!(e.code, rocket_error::ErrorCode::InvalidPayload, "{bad}");
             assert!(
-                e.message.starts_with(&format!("Invalid filter value for {field}: ")),
+                e.message
+                    .starts_with(&format!("Invalid filter value for {field}: ")),
                 "{bad}: {}",
                 e.message
             );

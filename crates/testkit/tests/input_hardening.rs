@@ -154,7 +154,11 @@ async fn nul_characters_are_400_everywhere(s: &TestServer) {
         check(body, a.raw(Method::POST, "/thing", body).await);
     }
     let r = a
-        .call(Method::POST, "/thing", Some(json!({"code": "c1", "title": "One"})))
+        .call(
+            Method::POST,
+            "/thing",
+            Some(json!({"code": "c1", "title": "One"})),
+        )
         .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     let id = r.data()["id"].as_str().expect("id").to_string();
@@ -303,7 +307,11 @@ async fn long_values_in_indexed_fields_are_422(s: &TestServer) {
         )
         .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
-    assert!(r.data()["ref"].as_str().is_some_and(|s| s.len() <= 10), "{:?}", r.body);
+    assert!(
+        r.data()["ref"].as_str().is_some_and(|s| s.len() <= 10),
+        "{:?}",
+        r.body
+    );
     small.stop().await;
 }
 
@@ -348,7 +356,9 @@ async fn out_of_range_filter_values_are_400(s: &TestServer) {
     ] {
         let r = a.call(Method::GET, &format!("/thing?{qs}"), None).await;
         assert!(
-            is_invalid_payload(&r) && r.message().starts_with(&format!("Invalid filter value for {field}: ")),
+            is_invalid_payload(&r)
+                && r.message()
+                    .starts_with(&format!("Invalid filter value for {field}: ")),
             "{qs}: {} {}",
             r.status,
             r.body
@@ -389,18 +399,35 @@ async fn file_fields_take_file_ids_or_objects(s: &TestServer) {
     assert_eq!((r.status, r.code()), (404, "NOT_FOUND"), "{:?}", r.body);
     let obj = json!({"id": "x", "filename": "a.txt"});
     let r = a
-        .call(Method::POST, "/thing", Some(json!({"code": "o", "attachment": obj})))
+        .call(
+            Method::POST,
+            "/thing",
+            Some(json!({"code": "o", "attachment": obj})),
+        )
         .await;
     assert_eq!((r.status, &r.data()["attachment"]), (201, &obj), "{:?}", r.body);
     let id = r.data()["id"].as_str().expect("id").to_string();
     let r = a
-        .call(Method::PUT, &format!("/thing/{id}"), Some(json!({"attachment": 7})))
+        .call(
+            Method::PUT,
+            &format!("/thing/{id}"),
+            Some(json!({"attachment": 7})),
+        )
         .await;
     assert_eq!(detail_fields(&r, "type"), ["attachment"], "{:?}", r.body);
     let r = a
-        .call(Method::PUT, &format!("/thing/{id}"), Some(json!({"attachment": null})))
+        .call(
+            Method::PUT,
+            &format!("/thing/{id}"),
+            Some(json!({"attachment": null})),
+        )
         .await;
-    assert_eq!((r.status, &r.data()["attachment"]), (200, &Value::Null), "{:?}", r.body);
+    assert_eq!(
+        (r.status, &r.data()["attachment"]),
+        (200, &Value::Null),
+        "{:?}",
+        r.body
+    );
 }
 
 /// Rule: a generated slug never surfaces a conflict: the numbered search
@@ -425,7 +452,10 @@ async fn concurrent_generated_slugs_never_conflict(s: &TestServer) {
         .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     let extra = r.data()["ref"].as_str().expect("slug").to_string();
-    assert!(!slugs.contains(&extra) && extra.starts_with("same-title-"), "{extra}");
+    assert!(
+        !slugs.contains(&extra) && extra.starts_with("same-title-"),
+        "{extra}"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -486,7 +516,11 @@ fn cases() -> u32 {
 async fn arbitrary_input_never_answers_5xx(s: &TestServer) {
     let a = app(s).await;
     let r = a
-        .call(Method::POST, "/thing", Some(json!({"code": "seed", "title": "Seed"})))
+        .call(
+            Method::POST,
+            "/thing",
+            Some(json!({"code": "seed", "title": "Seed"})),
+        )
         .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     let id = r.data()["id"].as_str().expect("id").to_string();
@@ -508,14 +542,22 @@ async fn arbitrary_input_never_answers_5xx(s: &TestServer) {
             requests.push((Method::GET, format!("/thing?filter[{name}]={segment}"), None));
         }
         let (name, _) = FIELDS.get(pick).copied().unwrap_or(("attachment", "file"));
-        requests.push((Method::PUT, format!("/thing/{id}"), Some(format!(r#"{{"{name}": {value}}}"#))));
+        requests.push((
+            Method::PUT,
+            format!("/thing/{id}"),
+            Some(format!(r#"{{"{name}": {value}}}"#)),
+        ));
         requests.push((
             Method::GET,
             format!("/thing?filter[{name}.in]=1,{segment}&filter[code.like]={segment}&sort={segment}"),
             None,
         ));
         requests.push((Method::GET, format!("/thing/{segment}"), None));
-        requests.push((Method::PUT, format!("/thing/{segment}"), Some(format!(r#"{{"title": {value}}}"#))));
+        requests.push((
+            Method::PUT,
+            format!("/thing/{segment}"),
+            Some(format!(r#"{{"title": {value}}}"#)),
+        ));
         requests.push((Method::DELETE, format!("/thing/x{segment}"), None));
         for (m, p, body) in requests {
             let r = match &body {
@@ -529,5 +571,9 @@ async fn arbitrary_input_never_answers_5xx(s: &TestServer) {
             }
         }
     }
-    assert!(failures.is_empty(), "{} 5xx answers: {failures:#?}", failures.len());
+    assert!(
+        failures.is_empty(),
+        "{} 5xx answers: {failures:#?}",
+        failures.len()
+    );
 }

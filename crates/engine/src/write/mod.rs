@@ -226,8 +226,8 @@ pub async fn update(
         Some(&key),
         limits.max_indexed_length,
     )
-        .await?
-        .ok_or_else(|| not_found(entity, id))?;
+    .await?
+    .ok_or_else(|| not_found(entity, id))?;
     exec_children(&mut tx, &plan, &row, &cx).await?;
     let change = wcx.change(entity, Action::Update, &plan.record, Some(&row), Some(&current));
     wcx.effects.before_commit(&mut tx, &change).await?;

@@ -373,7 +373,9 @@ async fn validate(
             v.clone()
         };
         match to_value(&f.name, f.ty, &v) {
-            Ok(Value::Text(s)) if s.len() > ctx.limits.max_indexed_length && is_indexed(ctx.reg, entity, *i) => {
+            Ok(Value::Text(s))
+                if s.len() > ctx.limits.max_indexed_length && is_indexed(ctx.reg, entity, *i) =>
+            {
                 ctx.details.push(Detail::new(
                     fpath,
                     "max_length",

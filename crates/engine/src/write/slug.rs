@@ -145,6 +145,11 @@ mod tests {
         assert_eq!(fit("abc", 1), "a");
         let c = random_candidate("t");
         assert_eq!(c.len(), 8, "{c}");
-        assert!(c[2..].bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()), "{c}");
+        assert!(
+            c[2..]
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()),
+            "{c}"
+        );
     }
 }
