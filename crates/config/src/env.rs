@@ -44,6 +44,7 @@ pub const ENV_KEYS: &[&str] = &[
     "ai.model",
     "writes.max_depth",
     "writes.max_operations",
+    "writes.max_indexed_length",
     "metrics.listen",
     "metrics.token",
     "metrics.public",

@@ -181,6 +181,10 @@ pub struct WritesConfig {
     pub max_depth: usize,
     /// Most rows one write may touch (413 beyond).
     pub max_operations: usize,
+    /// Longest value (UTF-8 bytes) of a string stored in a B-tree index: the
+    /// primary key, unique, indexed, slug and relation-key fields (422 beyond).
+    /// PostgreSQL refuses index entries above ~2700 bytes.
+    pub max_indexed_length: usize,
 }
 
 impl Default for WritesConfig {
@@ -188,6 +192,7 @@ impl Default for WritesConfig {
         WritesConfig {
             max_depth: 8,
             max_operations: 1000,
+            max_indexed_length: 2048,
         }
     }
 }

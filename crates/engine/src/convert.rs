@@ -156,3 +156,81 @@ pub fn json_string(v: &Json) -> String {
         other => other.to_string(),
     }
 }
+
+/// Where the first NUL character (U+0000) sits in a decoded JSON document
+/// (a key or a string value, at any depth), as a path such as `items[2].title`;
+/// `None` when there is none. PostgreSQL text and JSONB cannot hold NUL, so
+/// input is refused with it on both stores (docs/decisions/014-input-rules.md).
+/// The recursion is bounded by serde_json's nesting limit (128).
+pub fn nul_path(v: &Json) -> Option<String> {
+    fn walk(v: &Json, path: &mut String) -> bool {
+        match v {
+            Json::String(s) => s.contains('\0'),
+            Json::Array(items) => items.iter().enumerate().any(|(i, item)| {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                let found = walk(item, path);
+                if !found {
+                    path.truncate(len);
+                }
+                found
+            }),
+            Json::Object(map) => map.iter().any(|(k, item)| {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                if k.contains('\0') {
+                    path.push_str(&k.replace('\0', "\\u0000"));
+                    return true;
+                }
+                path.push_str(k);
+                let found = walk(item, path);
+                if !found {
+                    path.truncate(len);
+                }
+                found
+            }),
+            _ => false,
+        }
+    }
+    let mut path = String::new();
+    walk(v, &mut path).then_some(path)
+}
+
+/// The 400 for a document [`nul_path`] found a NUL in.
+pub fn nul_error(path: &str) -> rocket_error::Error {
+    let at = if path.is_empty() { "the body" } else { path };
+    rocket_error::Error::invalid_payload(format!(
+        "Invalid JSON body: NUL character (U+0000) in {at} is not allowed"
+    ))
+}
+
+/// A decoded JSON body, refused (400 INVALID_PAYLOAD) when it holds a NUL.
+pub fn reject_nul(v: Json) -> Result<Json, rocket_error::Error> {
+    match nul_path(&v) {
+        Some(p) => Err(nul_error(&p)),
+        None => Ok(v),
+    }
+}
+
+#[cfg(test)]
+mod nul_tests {
+    use super::nul_path;
+    use serde_json::json;
+
+    #[test]
+    fn finds_nul_in_keys_and_values_at_depth() {
+        assert_eq!(nul_path(&json!({"a": 1, "b": ["x", {"c": "y"}]})), None);
+        assert_eq!(nul_path(&json!("a\u{0}")).as_deref(), Some(""));
+        assert_eq!(nul_path(&json!({"t": "a\u{0}b"})).as_deref(), Some("t"));
+        assert_eq!(
+            nul_path(&json!({"items": [{"q": 1}, {"q": "\u{0}"}]})).as_deref(),
+            Some("items[1].q")
+        );
+        assert_eq!(
+            nul_path(&json!({"meta": {"k\u{0}": 1}})).as_deref(),
+            Some("meta.k\\u0000")
+        );
+    }
+}

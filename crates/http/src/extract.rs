@@ -10,7 +10,9 @@ use crate::error::ApiError;
 
 /// JSON object body: unparsable, or any other top-level type (serde would
 /// read an array positionally into a struct) → 400 INVALID_PAYLOAD "Invalid
-/// JSON body"; over the configured limit → 413 PAYLOAD_TOO_LARGE.
+/// JSON body"; a NUL (U+0000) in any key or string → 400 INVALID_PAYLOAD
+/// naming where (PostgreSQL cannot store it; refused on both stores); over
+/// the configured limit → 413 PAYLOAD_TOO_LARGE.
 pub struct JsonBody<T>(pub T);
 
 /// Whether the first significant byte opens an object (JSON whitespace only).
@@ -35,7 +37,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         if !is_object(&bytes) {
             return Err(ApiError(Error::invalid_json()));
         }
-        serde_json::from_slice(&bytes)
+        let doc: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|_| ApiError(Error::invalid_json()))?;
+        let doc = rocket_engine::convert::reject_nul(doc).map_err(ApiError)?;
+        serde_json::from_value(doc)
             .map(JsonBody)
             .map_err(|_| ApiError(Error::invalid_json()))
     }

@@ -4,6 +4,7 @@
 mod envelope;
 pub mod error;
 pub mod extract;
+mod input;
 mod metrics;
 mod middleware;
 mod routes;
@@ -159,6 +160,7 @@ pub fn router(state: AppState) -> Router {
     root.nest("/api/_platform", platform_public.merge(platform_private))
         .nest("/api/{app}", app)
         .fallback(not_found)
+        .layer(from_fn(input::reject_nul_path))
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .layer(from_fn(envelope::ensure))
         .layer(from_fn(metrics::track))

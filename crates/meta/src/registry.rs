@@ -122,7 +122,8 @@ impl Fields for Entity {
     fn field_at(&self, index: usize) -> Option<(&str, Kind)> {
         let f = self.fields.get(index)?;
         let kind = match f.ty {
-            FieldType::Int | FieldType::BigInt => Kind::Int,
+            FieldType::Int => Kind::Int,
+            FieldType::BigInt => Kind::BigInt,
             FieldType::Float | FieldType::Decimal => Kind::Float,
             FieldType::Boolean => Kind::Bool,
             FieldType::Uuid => Kind::Uuid,

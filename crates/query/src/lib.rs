@@ -20,7 +20,10 @@ pub use rocket_store::sql::Op;
 /// How a filter value is coerced for a field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// 32-bit (`int`).
     Int,
+    /// 64-bit (`bigint`).
+    BigInt,
     Float,
     Bool,
     Uuid,

@@ -30,6 +30,9 @@ pub struct ListQuery {
 }
 
 /// Coerces a filter value to the field's type (400 INVALID_PAYLOAD on failure).
+/// Only values the column can hold pass, so both stores answer alike: `int`
+/// within i32, `bigint` within i64, finite floats, and no NUL (U+0000) in any
+/// value (PostgreSQL text cannot hold it).
 pub fn coerce<F: Fields + ?Sized>(entity: &F, field: usize, raw: &str) -> Result<Value> {
     let Some((name, kind)) = entity.field_at(field) else {
         return Err(Error::unknown_field("Unknown filter field"));
@@ -37,10 +40,33 @@ pub fn coerce<F: Fields + ?Sized>(entity: &F, field: usize, raw: &str) -> Result
     let bad = |what: &str| {
         Error::invalid_payload(format!("Invalid filter value for {name}: '{raw}' is not {what}"))
     };
+    let range = |what: &str| {
+        Error::invalid_payload(format!(
+            "Invalid filter value for {name}: '{raw}' is out of range for {what}"
+        ))
+    };
+    if raw.contains('\0') {
+        return Err(nul(name));
+    }
     let t = raw.trim();
     Ok(match kind {
-        Kind::Int => Value::Int(t.parse().map_err(|_| bad("an integer"))?),
-        Kind::Float => Value::Float(t.parse().map_err(|_| bad("a number"))?),
+        Kind::Int | Kind::BigInt => {
+            let n: i128 = t.parse().map_err(|_| bad("an integer"))?;
+            let (min, max, what) = if kind == Kind::Int {
+                (i32::MIN.into(), i32::MAX.into(), "an int (32-bit)")
+            } else {
+                (i64::MIN, i64::MAX, "a bigint (64-bit)")
+            };
+            match i64::try_from(n) {
+                Ok(i) if (min..=max).contains(&i) => Value::Int(i),
+                _ => return Err(range(what)),
+            }
+        }
+        Kind::Float => match t.parse::<f64>() {
+            Ok(f) if f.is_finite() => Value::Float(f),
+            Ok(_) => return Err(bad("a finite number")),
+            Err(_) => return Err(bad("a number")),
+        },
         Kind::Bool => Value::Bool(match t {
             "1" | "t" | "T" | "true" | "TRUE" | "True" => true,
             "0" | "f" | "F" | "false" | "FALSE" | "False" => false,
@@ -51,6 +77,12 @@ pub fn coerce<F: Fields + ?Sized>(entity: &F, field: usize, raw: &str) -> Result
         Kind::Date => Value::Date(parse_date(raw).ok_or_else(|| bad("a date"))?),
         Kind::Text => Value::Text(raw.to_string()),
     })
+}
+
+fn nul(name: &str) -> Error {
+    Error::invalid_payload(format!(
+        "Invalid filter value for {name}: NUL character (U+0000) is not allowed"
+    ))
 }
 
 fn int_param(v: Option<&str>, default: i64) -> i64 {
@@ -98,6 +130,7 @@ pub fn parse<F: Fields + ?Sized>(entity: &F, raw: &str) -> Result<ListQuery> {
                     .map(|s| coerce(entity, field, s))
                     .collect::<Result<Vec<_>>>()?,
             ),
+            Op::Like if value.contains('\0') => return Err(nul(name)),
             Op::Like => Value::Text(value),
             _ => coerce(entity, field, &value)?,
         };
@@ -223,5 +256,64 @@ mod tests {
         assert_eq!(q.includes, ["a", "b"]);
         assert_eq!(includes("include=x&include=y,,z"), ["y", "z"]);
         assert!(includes("page=1").is_empty());
+    }
+}
+
+#[cfg(test)]
+mod range_tests {
+    use super::*;
+
+    /// n (int), b (bigint), r (float), s (text)
+    struct Row;
+
+    const FIELDS: [(&str, Kind); 4] = [
+        ("n", Kind::Int),
+        ("b", Kind::BigInt),
+        ("r", Kind::Float),
+        ("s", Kind::Text),
+    ];
+
+    impl Fields for Row {
+        fn field_index(&self, name: &str) -> Option<usize> {
+            FIELDS.iter().position(|(n, _)| *n == name)
+        }
+        fn field_at(&self, index: usize) -> Option<(&str, Kind)> {
+            FIELDS.get(index).copied()
+        }
+    }
+
+    #[test]
+    fn values_the_column_cannot_hold_are_400s_naming_the_field() {
+        for ok in [
+            "filter[n]=2147483647",
+            "filter[n]=-2147483648",
+            "filter[b]=9223372036854775807",
+            "filter[b.lt]=-9223372036854775808",
+            "filter[r]=1e-400",
+            "filter[r]=1e300",
+            "filter[s]=%F0%9F%9A%80",
+        ] {
+            assert!(parse(&Row, ok).is_ok(), "{ok}");
+        }
+        for (bad, field) in [
+            ("filter[n]=2147483648", "n"),
+            ("filter[n.in]=1,-2147483649", "n"),
+            ("filter[b]=9223372036854775808", "b"),
+            ("filter[r]=NaN", "r"),
+            ("filter[r.gt]=inf", "r"),
+            ("filter[r]=1e400", "r"),
+            ("filter[s]=a%00", "s"),
+            ("filter[s.like]=%25%00", "s"),
+            ("filter[n]=%00", "n"),
+        ] {
+            let e = parse(&Row, bad).err().unwrap_or_else(|| panic!("{bad} parsed"));
+            assert_eq!(e.code, rocket_error::ErrorCode::InvalidPayload, "{bad}");
+            assert!(
+                e.message
+                    .starts_with(&format!("Invalid filter value for {field}: ")),
+                "{bad}: {}",
+                e.message
+            );
+        }
     }
 }

@@ -28,13 +28,15 @@ fn pk_of(entity: &Entity, rec: &Record) -> Result<Value> {
     key_of(entity, rec, &entity.pk_field().name).ok_or_else(|| Error::internal("row without primary key"))
 }
 
-/// Slug to store on create/update when the payload gives none (None = leave as is).
+/// Slug to store on create/update when the payload gives none (None = leave
+/// as is), its base cut to the indexed-length limit.
 async fn slug_for(
     tx: &mut Tx,
     entity: &Entity,
     plan: &RowPlan,
     old: Option<&Record>,
     exclude: Option<&Value>,
+    max_len: usize,
 ) -> Result<Option<(usize, String)>> {
     let Some(sc) = &entity.def.slug else {
         return Ok(None);
@@ -67,7 +69,7 @@ async fn slug_for(
             return Ok(None);
         }
     }
-    let base = slug::slugify(&src);
+    let base = slug::fit(&slug::slugify(&src), max_len);
     Ok(Some((
         idx,
         slug::free_slug(tx, entity, &sc.field, &base, exclude).await?,
@@ -79,17 +81,24 @@ fn is_slug_conflict(slug_field: &str, e: &Error) -> bool {
     e.code == ErrorCode::Conflict && e.details.iter().any(|d| d.field.as_deref() == Some(slug_field))
 }
 
+/// A bound only against a broken store. Each lost race means another writer
+/// committed the candidate, so the search moves on; past `-100` candidates
+/// are random (36^6) and do not collide: a writer loses ~100 times at most.
+const MAX_SLUG_ATTEMPTS: usize = 1000;
+
 /// Writes the parent row, retrying with the next free slug when a concurrent
-/// writer took the one we picked (inside a savepoint, so the transaction survives).
+/// writer took the one we generated (inside a savepoint, so the transaction
+/// survives): a generated slug never surfaces as a 409.
 async fn write_parent(
     tx: &mut Tx,
     entity: &Entity,
     plan: &mut RowPlan,
     old: Option<&Record>,
     key: Option<&Value>,
+    max_len: usize,
 ) -> Result<Option<Record>> {
-    for attempt in 0..20 {
-        let slug = slug_for(tx, entity, plan, old, key).await?;
+    for _ in 0..MAX_SLUG_ATTEMPTS {
+        let slug = slug_for(tx, entity, plan, old, key, max_len).await?;
         let Some((idx, s)) = slug else {
             return match key {
                 None => insert_row(tx, plan, None).await.map(Some),
@@ -105,7 +114,7 @@ async fn write_parent(
         };
         let slug_field = entity.fields[idx].name.as_str();
         match res {
-            Err(e) if is_slug_conflict(slug_field, &e) && attempt < 19 => {
+            Err(e) if is_slug_conflict(slug_field, &e) => {
                 tx.batch("ROLLBACK TO SAVEPOINT rocket_slug").await?;
             }
             Err(e) => {
@@ -123,8 +132,10 @@ async fn write_parent(
 
 /// The body is parsed only after the entity, record and permission checks
 /// (http-api.md §11 check order), so a malformed body never hides a 404/403.
+/// A NUL anywhere in it is a 400, as in every JSON body (`convert::nul_path`).
 fn parse_body(raw: &[u8]) -> Result<Json> {
-    serde_json::from_slice(raw).map_err(|_| Error::invalid_json())
+    let body = serde_json::from_slice(raw).map_err(|_| Error::invalid_json())?;
+    crate::convert::reject_nul(body)
 }
 
 /// Who writes and what happens around the write; the same for every write
@@ -171,7 +182,7 @@ pub async fn create(
     let cx = ExecCtx { reg, caller };
     rules::before_write(reg.logic(&entity.name), entity, &mut plan, None, caller)?;
     let mut tx = db.begin().await?;
-    let row = write_parent(&mut tx, entity, &mut plan, None, None)
+    let row = write_parent(&mut tx, entity, &mut plan, None, None, limits.max_indexed_length)
         .await?
         .ok_or_else(|| Error::internal("insert returned no row"))?;
     exec_children(&mut tx, &plan, &row, &cx).await?;
@@ -208,9 +219,16 @@ pub async fn update(
     perm::check_row(&access, &current, caller, "update", &entity.name)?;
     rules::before_write(reg.logic(&entity.name), entity, &mut plan, Some(&current), caller)?;
     let key = pk_of(entity, &current)?;
-    let row = write_parent(&mut tx, entity, &mut plan, Some(&current), Some(&key))
-        .await?
-        .ok_or_else(|| not_found(entity, id))?;
+    let row = write_parent(
+        &mut tx,
+        entity,
+        &mut plan,
+        Some(&current),
+        Some(&key),
+        limits.max_indexed_length,
+    )
+    .await?
+    .ok_or_else(|| not_found(entity, id))?;
     exec_children(&mut tx, &plan, &row, &cx).await?;
     let change = wcx.change(entity, Action::Update, &plan.record, Some(&row), Some(&current));
     wcx.effects.before_commit(&mut tx, &change).await?;

@@ -22,6 +22,8 @@ pub struct Limits {
     pub max_depth: usize,
     /// Most rows (parent + children + links) one request may touch.
     pub max_operations: usize,
+    /// Longest string (UTF-8 bytes) in an indexed column (`writes.max_indexed_length`).
+    pub max_indexed_length: usize,
 }
 
 impl Default for Limits {
@@ -29,6 +31,7 @@ impl Default for Limits {
         Limits {
             max_depth: 8,
             max_operations: 1000,
+            max_indexed_length: 2048,
         }
     }
 }
@@ -353,11 +356,35 @@ async fn validate(
         }
         // An unknown file id is 404 NOT_FOUND (http-api.md §11), not a 422 detail.
         let v = if f.ty == FieldType::File {
-            resolve_file(ctx.db, v).await?
+            match v {
+                Json::Null | Json::Object(_) => v.clone(),
+                Json::String(s) if is_lower_uuid(s) => resolve_file(ctx.db, v).await?,
+                // Anything else would be stored as if it were a file reference.
+                _ => {
+                    ctx.details.push(Detail::new(
+                        fpath,
+                        "type",
+                        format!("{} must be a file id (lowercase UUID) or a file object", f.name),
+                    ));
+                    continue;
+                }
+            }
         } else {
             v.clone()
         };
         match to_value(&f.name, f.ty, &v) {
+            Ok(Value::Text(s))
+                if s.len() > ctx.limits.max_indexed_length && is_indexed(ctx.reg, entity, *i) =>
+            {
+                ctx.details.push(Detail::new(
+                    fpath,
+                    "max_length",
+                    format!(
+                        "{} must be at most {} bytes (UTF-8): the field is indexed",
+                        f.name, ctx.limits.max_indexed_length
+                    ),
+                ));
+            }
             Ok(val) => values.push((*i, val)),
             Err(mut d) => {
                 d.field = Some(fpath);
@@ -366,6 +393,21 @@ async fn validate(
         }
     }
     Ok((ctx.details.len() == before).then_some(values))
+}
+
+/// Whether field `i` is stored in a B-tree index (primary key, unique,
+/// indexed, slug, or a key a relation joins on), where PostgreSQL refuses
+/// entries above ~2700 bytes; long values there are a 422, on both stores.
+fn is_indexed(reg: &Registry, entity: &Entity, i: usize) -> bool {
+    let f = &entity.fields[i];
+    i == entity.pk
+        || f.def.unique
+        || f.def.indexed
+        || entity.def.slug.as_ref().is_some_and(|s| s.field == f.name)
+        || reg.relations.iter().any(|r| {
+            (r.def.target == entity.name && r.def.target_key == f.name)
+                || (r.def.source == entity.name && r.source_key(entity) == f.name)
+        })
 }
 
 /// A bare file UUID becomes `{id, filename, size, mime_type}` from `_files`.

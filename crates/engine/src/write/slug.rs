@@ -50,9 +50,37 @@ pub fn lookup_sql<'e>(entity: &'e Entity, id: &str) -> Option<&'e str> {
     (!looks_like_pk(entity, id)).then_some(sql)
 }
 
-/// The first free slug among `base`, `base-2` … `base-100`, else `base-101`,
-/// counting every stored row (soft-deleted ones too: the unique index does).
-/// `exclude` is the record's own key on update.
+/// Room kept after a slug's base for a suffix (`-100`, `-<6 random>`).
+const SUFFIX_ROOM: usize = 8;
+
+/// `base` cut to fit `max` bytes with room for a suffix (slugs are ASCII), so
+/// a long title gives a slug the indexed-length rule accepts.
+pub fn fit(base: &str, max: usize) -> String {
+    let keep = max.saturating_sub(SUFFIX_ROOM).max(1);
+    match base.get(..keep) {
+        Some(cut) if cut.len() < base.len() => {
+            let cut = cut.trim_end_matches('-');
+            if cut.is_empty() { &base[..1] } else { cut }.to_string()
+        }
+        _ => base.to_string(),
+    }
+}
+
+/// `base-` and six random base36 characters: 36^6 (~2e9) candidates, so a
+/// free one is found at once however many rows share the base.
+pub fn random_candidate(base: &str) -> String {
+    const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let bytes = *uuid::Uuid::new_v4().as_bytes();
+    let suffix: String = bytes[..6]
+        .iter()
+        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
+        .collect();
+    format!("{base}-{suffix}")
+}
+
+/// The first free slug among `base`, `base-2` … `base-100`, else a random
+/// suffix not taken, counting every stored row (soft-deleted ones too: the
+/// unique index does). `exclude` is the record's own key on update.
 pub async fn free_slug(
     tx: &mut Tx,
     entity: &Entity,
@@ -86,7 +114,12 @@ pub async fn free_slug(
             return Ok(cand);
         }
     }
-    Ok(format!("{base}-101"))
+    loop {
+        let cand = random_candidate(base);
+        if !taken.contains(&cand) {
+            return Ok(cand);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -101,5 +134,22 @@ mod tests {
         assert_eq!(slugify("a--b__c"), "a-b-c");
         let r = slugify("!!!");
         assert_eq!(r.len(), 8, "fallback slug: {r}");
+    }
+
+    #[test]
+    fn long_bases_are_cut_to_fit_and_random_suffixes_are_base36() {
+        assert_eq!(fit("short", 2048), "short");
+        let long = "ab-".repeat(1000);
+        let cut = fit(&long, 2048);
+        assert!(cut.len() <= 2048 - SUFFIX_ROOM && !cut.ends_with('-'), "{cut}");
+        assert_eq!(fit("abc", 1), "a");
+        let c = random_candidate("t");
+        assert_eq!(c.len(), 8, "{c}");
+        assert!(
+            c[2..]
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()),
+            "{c}"
+        );
     }
 }

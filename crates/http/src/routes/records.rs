@@ -64,6 +64,7 @@ fn limits(s: &AppState) -> write::Limits {
     write::Limits {
         max_depth: w.max_depth,
         max_operations: w.max_operations,
+        max_indexed_length: w.max_indexed_length,
     }
 }
 
