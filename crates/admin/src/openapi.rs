@@ -24,6 +24,11 @@ fn field_schema(ty: FieldType, enum_values: Option<&Vec<String>>) -> Json {
 }
 
 fn nullable(s: Json) -> Json {
+    // A schema that admits anything (json fields: `{}`) admits null already;
+    // wrapping it would make null match both branches, which oneOf forbids.
+    if s.as_object().is_some_and(|o| o.is_empty()) {
+        return s;
+    }
     json!({"oneOf": [s, {"type": "null"}]})
 }
 
@@ -299,4 +304,19 @@ pub fn platform_document() -> Json {
         "paths": paths,
         "components": components(Map::new()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nullable_any_stays_any() {
+        // null must match exactly one branch of a oneOf (schemathesis found this).
+        assert_eq!(nullable(json!({})), json!({}));
+        assert_eq!(
+            nullable(json!({"type": "integer"})),
+            json!({"oneOf": [{"type": "integer"}, {"type": "null"}]})
+        );
+    }
 }
