@@ -201,7 +201,7 @@ pub struct Registry {
 
 impl Default for Registry {
     fn default() -> Self {
-        Registry::new(Dialect::default())
+        Registry::new(Default::default())
     }
 }
 
