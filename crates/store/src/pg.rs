@@ -22,6 +22,8 @@ pub struct PgSettings {
 pub struct PgDb {
     pool: Pool,
     timeouts: AtomicU64,
+    /// Kept for the dedicated (unpooled) connections LISTEN needs.
+    config: tokio_postgres::Config,
 }
 
 fn params_ref(params: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
@@ -93,6 +95,7 @@ async fn execute_on(client: &Object, sql: &str, params: &[Value]) -> Result<u64>
 
 impl PgDb {
     pub fn connect(settings: PgSettings) -> Result<Arc<PgDb>> {
+        let config = settings.config.clone();
         let mgr = Manager::from_config(
             settings.config,
             NoTls,
@@ -110,7 +113,13 @@ impl PgDb {
         Ok(Arc::new(PgDb {
             pool,
             timeouts: AtomicU64::new(0),
+            config,
         }))
+    }
+
+    /// The connection settings of this pool's database.
+    pub fn config(&self) -> &tokio_postgres::Config {
+        &self.config
     }
 
     async fn client(&self) -> Result<Object> {

@@ -1,0 +1,77 @@
+//! The `postgres` driver's own statements: batch reservation with
+//! `FOR UPDATE SKIP LOCKED` (consumers on many nodes never wait on each other
+//! or take the same job), and LISTEN/NOTIFY wake-ups. NOTIFY inside the
+//! enqueueing transaction is delivered at commit, so an outbox job wakes its
+//! consumers exactly when it becomes visible.
+
+use std::sync::Weak;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio_postgres::AsyncMessage;
+
+use crate::wake::Wakers;
+
+/// The outer conditions are repeated so a row another reserver changed
+/// between the scan and the lock is re-checked, not taken twice.
+pub const RESERVE: &str = "UPDATE _jobs SET state = 'running', attempts = attempts + 1, lease = $1, visible_at = $2, updated_at = $3 \
+     WHERE state <> 'dead' AND visible_at <= $3 AND id IN (SELECT id FROM _jobs WHERE kind = $4 AND state <> 'dead' AND visible_at <= $3 \
+     ORDER BY visible_at LIMIT $5 FOR UPDATE SKIP LOCKED) \
+     RETURNING id, kind, payload, attempts, max_attempts, enqueued_at, due_at, dedupe_key";
+
+/// Payload: the job kind.
+pub const NOTIFY: &str = "SELECT pg_notify('rocket_jobs', $1)";
+
+const LISTEN: &str = "LISTEN rocket_jobs";
+
+/// Holds one connection that LISTENs for new jobs and wakes the kind named in
+/// each notification; reconnects after a loss and then wakes every kind (a
+/// notification may have been missed while it was away).
+pub async fn listen(config: tokio_postgres::Config, wakers: Weak<Wakers>) {
+    let mut first = true;
+    loop {
+        match config.connect(tokio_postgres::NoTls).await {
+            Ok((client, mut conn)) => {
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+                let pump = tokio::spawn(async move {
+                    let mut messages = futures_util::stream::poll_fn(move |cx| conn.poll_message(cx));
+                    while let Some(Ok(msg)) = messages.next().await {
+                        if let AsyncMessage::Notification(n) = msg {
+                            if tx.send(n.payload().to_string()).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                });
+                match client.batch_execute(LISTEN).await {
+                    Err(e) => tracing::warn!(error = %e, "queue: LISTEN failed; retrying"),
+                    Ok(()) => {
+                        if !first {
+                            match wakers.upgrade() {
+                                Some(w) => w.wake_all(),
+                                None => return,
+                            }
+                        }
+                        first = false;
+                        while let Some(kind) = rx.recv().await {
+                            match wakers.upgrade() {
+                                Some(w) => w.wake(&kind),
+                                None => {
+                                    pump.abort();
+                                    return;
+                                }
+                            }
+                        }
+                        tracing::warn!("queue: LISTEN connection lost; reconnecting");
+                    }
+                }
+                pump.abort();
+            }
+            Err(e) => tracing::warn!(error = %e, "queue: listener cannot connect; retrying"),
+        }
+        if wakers.strong_count() == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}

@@ -1,0 +1,213 @@
+//! Bounded consumers: one loop per (queue, kind) reserves as many jobs as it
+//! has free slots, runs each in its own task and settles it (ack, retry with
+//! backoff, or dead letter). A handler that panics counts as a failed attempt,
+//! so a poison job ends in dead letters without blocking its kind.
+//!
+//! Shutdown stops reserving, gives in-flight jobs until a deadline, then
+//! abandons the rest: their leases run out and they are delivered again.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use futures_util::FutureExt;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+
+use crate::job::{now_ms, Job};
+use crate::queue::Queue;
+
+/// What a subsystem registers for a kind. `Err` is a failed attempt; its text
+/// is kept as the job's last error.
+#[async_trait]
+pub trait Handler: Send + Sync + 'static {
+    async fn handle(&self, job: &Job) -> std::result::Result<(), String>;
+}
+
+#[derive(Debug, Clone)]
+pub struct KindOptions {
+    /// Jobs of this kind running at once (per queue).
+    pub concurrency: usize,
+    /// How long a reserved job stays invisible before it is handed out again.
+    pub visibility: Duration,
+    /// The slowest poll when nothing wakes the consumer (delayed jobs and
+    /// expired leases are waited for exactly, not polled).
+    pub idle_poll: Duration,
+}
+
+impl Default for KindOptions {
+    fn default() -> Self {
+        KindOptions {
+            concurrency: 16,
+            visibility: Duration::from_secs(60),
+            idle_poll: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A running consumer; dropping it without [`Workers::shutdown`] aborts it.
+pub struct Workers {
+    stop: watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    kind: String,
+}
+
+impl Workers {
+    pub fn start(queue: Queue, kind: &str, opts: KindOptions, handler: Arc<dyn Handler>) -> Workers {
+        let (stop, rx) = watch::channel(false);
+        let task = tokio::spawn(consume(queue, kind.to_string(), opts, handler, rx));
+        Workers {
+            stop,
+            task: Some(task),
+            kind: kind.to_string(),
+        }
+    }
+
+    /// Stops reserving and waits up to `deadline` for in-flight jobs.
+    pub async fn shutdown(mut self, deadline: Duration) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(deadline + Duration::from_millis(100), task)
+                .await
+                .is_err()
+            {
+                abort.abort();
+                tracing::warn!(kind = %self.kind, "queue consumer did not drain in time");
+            }
+        }
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+}
+
+async fn consume(
+    queue: Queue,
+    kind: String,
+    opts: KindOptions,
+    handler: Arc<dyn Handler>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let slots = Arc::new(Semaphore::new(opts.concurrency.max(1)));
+    let mut running: JoinSet<()> = JoinSet::new();
+    let mut failures = 0u32;
+    let drain_deadline = |stop: &watch::Receiver<bool>| *stop.borrow();
+    loop {
+        if drain_deadline(&stop) {
+            break;
+        }
+        while running.try_join_next().is_some() {}
+        let free = slots.available_permits();
+        if free == 0 {
+            tokio::select! {
+                _ = running.join_next() => {}
+                _ = stop.changed() => {}
+            }
+            continue;
+        }
+        let jobs = match queue.driver().reserve(&kind, free, opts.visibility).await {
+            Ok(jobs) => {
+                failures = 0;
+                jobs
+            }
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                let pause = Duration::from_millis(100u64 << failures.min(6));
+                tracing::warn!(app = queue.app(), kind = %kind, error = %e, "queue: reserve failed; retrying in {pause:?}");
+                tokio::select! {
+                    _ = tokio::time::sleep(pause) => {}
+                    _ = stop.changed() => {}
+                }
+                continue;
+            }
+        };
+        if jobs.is_empty() {
+            tokio::select! {
+                _ = queue.driver().wait(&kind, opts.idle_poll) => {}
+                _ = stop.changed() => {}
+            }
+            continue;
+        }
+        for job in jobs {
+            let Ok(permit) = slots.clone().try_acquire_owned() else {
+                // Cannot happen (we reserved at most `free`); hand it back.
+                let _ = queue
+                    .driver()
+                    .retry(&job, "consumer had no free slot", now_ms())
+                    .await;
+                continue;
+            };
+            let (q, h) = (queue.clone(), handler.clone());
+            running.spawn(async move {
+                run_one(&q, h.as_ref(), job).await;
+                drop(permit);
+            });
+        }
+    }
+    // Drain: in-flight jobs finish (the caller's deadline aborts this task
+    // otherwise, and their leases lapse into redelivery).
+    while running.join_next().await.is_some() {}
+}
+
+async fn run_one(queue: &Queue, handler: &dyn Handler, job: Job) {
+    let labels = [("app", queue.app().to_string()), ("kind", job.kind.clone())];
+    let started = now_ms();
+    let latency = (started - job.run_at.max(job.enqueued_at)).max(0) as f64 / 1000.0;
+    metrics::histogram!("rocket_queue_latency_seconds", &labels).record(latency);
+    let policy = queue.policies().of(&job.kind).clone();
+    let driver = queue.driver();
+
+    // A job whose earlier deliveries died with their consumer (crash loop)
+    // has used its attempts before running again.
+    let outcome = if job.attempt > job.max_attempts.max(1) {
+        Err(format!(
+            "gave up after {} deliveries without an answer",
+            job.attempt - 1
+        ))
+    } else {
+        let t = Instant::now();
+        let r = std::panic::AssertUnwindSafe(handler.handle(&job))
+            .catch_unwind()
+            .await;
+        metrics::histogram!("rocket_queue_run_seconds", &labels).record(t.elapsed().as_secs_f64());
+        match r {
+            Ok(r) => r,
+            Err(panic) => Err(format!("handler panicked: {}", panic_text(&panic))),
+        }
+    };
+
+    let (settled, result) = match outcome {
+        Ok(()) => ("ok", driver.ack(&job).await),
+        Err(error) if policy.exhausted(job.attempt, job.max_attempts) => {
+            tracing::warn!(app = queue.app(), kind = %job.kind, job = %job.id, attempts = job.attempt, error = %error, "queue: job dead-lettered");
+            ("dead", driver.bury(&job, &error).await)
+        }
+        Err(error) => {
+            let at = now_ms()
+                .saturating_add(i64::try_from(policy.delay(job.attempt).as_millis()).unwrap_or(i64::MAX));
+            ("retry", driver.retry(&job, &error, at).await)
+        }
+    };
+    if let Err(e) = result {
+        // The lease will lapse and the job comes back: at-least-once holds.
+        tracing::warn!(app = queue.app(), kind = %job.kind, job = %job.id, error = %e, "queue: could not settle job; it will be delivered again");
+    }
+    metrics::counter!("rocket_queue_processed_total", "app" => queue.app().to_string(), "kind" => job.kind.clone(), "outcome" => settled)
+        .increment(1);
+}
+
+fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-text panic".to_string()
+    }
+}
