@@ -225,6 +225,12 @@ pub fn platform_document() -> Json {
     let mut paths = Map::new();
     paths.insert("/health".into(), json!({"get": {"operationId": "health", "security": [],
         "responses": {"200": ok(json!({"type": "object", "properties": {"status": {"type": "string"}}}), "Healthy")}}}));
+    paths.insert("/health/live".into(), json!({"get": {"operationId": "health_live", "security": [],
+        "responses": {"200": ok(json!({"type": "object", "properties": {"status": {"type": "string"}}}), "The process answers")}}}));
+    let ready = json!({"type": "object", "required": ["status", "checks"], "properties": {
+        "status": {"type": "string", "enum": ["ok", "unavailable"]}, "checks": {"type": "object"}}});
+    paths.insert("/health/ready".into(), json!({"get": {"operationId": "health_ready", "security": [],
+        "responses": {"200": ok(ready.clone(), "Every dependency answers"), "503": ok(ready, "A dependency is down")}}}));
     paths.insert(
         "/api/_platform/auth/login".into(),
         public("platform_login", &cred, &pair),

@@ -164,6 +164,8 @@ pub fn router(state: AppState) -> Router {
 
     let mut root = Router::new()
         .route("/health", get(routes::health::health))
+        .route("/health/live", get(routes::health::live))
+        .route("/health/ready", get(routes::health::ready))
         .route("/openapi.json", get(routes::openapi::platform));
     if state.platform.config.metrics.on_main_listener() {
         root = root.route("/metrics", get(metrics::render));

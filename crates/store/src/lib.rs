@@ -134,6 +134,11 @@ impl Db {
         }
     }
 
+    /// Whether the database answers (readiness checks).
+    pub async fn ping(&self) -> Result<()> {
+        self.query("SELECT 1 AS one", &[]).await.map(|_| ())
+    }
+
     /// PostgreSQL: the settings of this database, for a dedicated
     /// connection (LISTEN); None on SQLite.
     pub fn pg_config(&self) -> Option<tokio_postgres::Config> {
