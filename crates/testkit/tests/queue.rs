@@ -208,12 +208,18 @@ async fn postgres_dead_letters_through_the_admin_api() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_names_each_dependency() {
     for store in [Store::Sqlite, Store::Postgres] {
-        let Some(s) = TestServer::start(store).await else { continue };
+        let Some(s) = TestServer::start(store).await else {
+            continue;
+        };
         let r = s.get("/health/ready", None).await;
         assert_eq!(r.status, 200, "{:?}", r.body);
         assert_eq!(r.body["checks"]["management_db"]["status"], "up");
         assert_eq!(r.body["checks"]["queue"]["check"]["status"], "up");
-        let want = if store == Store::Sqlite { "sqlite" } else { "postgres" };
+        let want = if store == Store::Sqlite {
+            "sqlite"
+        } else {
+            "postgres"
+        };
         assert_eq!(r.body["checks"]["queue"]["driver"], want);
         assert_eq!(s.get("/health/live", None).await.status, 200);
         assert_eq!(s.get("/health", None).await.body, json!({"status": "ok"}));

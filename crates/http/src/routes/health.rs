@@ -39,6 +39,13 @@ pub async fn ready(State(s): State<AppState>) -> (StatusCode, Json<Value>) {
         "queue": {"driver": p.queue.name(), "check": verdict(queue)},
     });
     let up = checks["management_db"]["status"] == "up" && checks["queue"]["check"]["status"] == "up";
-    let status = if up { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(json!({"status": if up { "ok" } else { "unavailable" }, "checks": checks})))
+    let status = if up {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(json!({"status": if up { "ok" } else { "unavailable" }, "checks": checks})),
+    )
 }
