@@ -4,6 +4,8 @@
 //! developer machine, fail under `CI=true`.
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use std::time::Duration;
 
 use rocket_store::migrations::{self, Schema};
