@@ -10,13 +10,17 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use rocket_queue::outbox::RelayOptions;
-use rocket_queue::{Driver, Handler, Job, KindOptions, NewJob, Policies, Queue, QueueError, RedisBroker, Workers};
+use rocket_queue::{
+    Driver, Handler, Job, KindOptions, NewJob, Policies, Queue, QueueError, RedisBroker, Workers,
+};
 use serde_json::json;
 use support::proxy::Proxy;
 
 #[tokio::test]
 async fn broker_down_at_start_is_unavailable() {
-    let err = RedisBroker::connect("redis://127.0.0.1:1").await.expect_err("nothing listens on port 1");
+    let err = RedisBroker::connect("redis://127.0.0.1:1")
+        .await
+        .expect_err("nothing listens on port 1");
     match &err {
         QueueError::Unavailable { driver, message } => {
             assert_eq!(*driver, "redis");
@@ -24,7 +28,9 @@ async fn broker_down_at_start_is_unavailable() {
         }
         other => panic!("want Unavailable, got {other:?}"),
     }
-    let err = RedisBroker::connect("redis://user:hunter2@127.0.0.1:1").await.expect_err("down");
+    let err = RedisBroker::connect("redis://user:hunter2@127.0.0.1:1")
+        .await
+        .expect_err("down");
     assert!(!err.to_string().contains("hunter2"), "password hidden: {err}");
 }
 

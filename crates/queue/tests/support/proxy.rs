@@ -73,7 +73,10 @@ impl Proxy {
 
     /// (open connections closed by cuts, connections dropped while cut).
     pub fn faults(&self) -> (usize, usize) {
-        (self.closed.load(Ordering::SeqCst), self.refused.load(Ordering::SeqCst))
+        (
+            self.closed.load(Ordering::SeqCst),
+            self.refused.load(Ordering::SeqCst),
+        )
     }
 
     pub fn restore(&self) {
