@@ -19,6 +19,7 @@
 //! See `scripts.rs` for the key layout and `wait.rs` for how idle consumers
 //! block.
 
+mod acks;
 mod codec;
 mod scripts;
 mod wait;
@@ -34,13 +35,15 @@ use rocket_store::{Db, Tx};
 use crate::driver::{Driver, QueueError, Result};
 use crate::job::{now_ms, DeadJob, Enqueued, Job, JobId, KindStats, NewJob};
 use crate::outbox::{Outbox, Publish, RelayOptions};
+use acks::{AckItem, Acker};
 use codec::{array, int, text, Keys};
 use wait::BlockingPool;
 
 const GROUP: &str = "rocket";
 const DEDUPE_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
-/// Jobs per pipelined round trip on enqueue.
-const PIPELINE: usize = 500;
+/// Jobs per enqueue script run, and script runs per pipelined round trip.
+const PER_SCRIPT: usize = 100;
+const PIPELINE: usize = 5;
 
 fn unavailable(url: &str, e: impl std::fmt::Display) -> QueueError {
     QueueError::Unavailable {
@@ -173,7 +176,12 @@ impl RedisBroker {
             blocking: BlockingPool::new(self.client.clone()),
         });
         let outbox = Outbox::start(db, core.clone(), relay);
-        Arc::new(RedisDriver { core, outbox })
+        let acker = Acker::start(core.clone());
+        Arc::new(RedisDriver {
+            core,
+            outbox,
+            acker,
+        })
     }
 }
 
@@ -246,27 +254,35 @@ impl Core {
         Ok(self.eval(&[call]).await?.pop().unwrap_or(Value::Nil))
     }
 
-    fn enqueue_call(&self, job: &NewJob, now: i64) -> Result<Call<'_>> {
+    /// One enqueue script run for up to [`PER_SCRIPT`] jobs.
+    fn enqueue_call(&self, jobs: &[NewJob], now: i64) -> Result<Call<'_>> {
         let k = &self.keys;
-        let kind = &job.kind;
-        let mut args = vec![
-            now.to_string(),
-            job.run_at.to_string(),
-            job.id.to_string(),
-            kind.clone(),
-            DEDUPE_TTL_MS.to_string(),
-            if job.dedupe_key.is_some() { "1" } else { "0" }.to_string(),
-        ];
-        args.extend(codec::fields(job, now)?);
-        Ok(Call {
-            script: &self.scripts.enqueue,
-            keys: vec![
+        let mut keys = Vec::with_capacity(jobs.len() * scripts::ENQUEUE_KEYS);
+        let mut args = Vec::with_capacity(2 + jobs.len() * scripts::ENQUEUE_ARGS);
+        args.push(now.to_string());
+        args.push(DEDUPE_TTL_MS.to_string());
+        for job in jobs {
+            let kind = &job.kind;
+            keys.extend([
                 k.stream(kind),
                 k.delayed(kind),
                 k.dedupe(kind, job.dedupe_key.as_deref()),
                 k.app("kinds"),
                 k.wake(kind),
-            ],
+            ]);
+            args.extend([
+                job.run_at.to_string(),
+                job.id.to_string(),
+                kind.clone(),
+                if job.dedupe_key.is_some() { "1" } else { "0" }.to_string(),
+            ]);
+            let fields = codec::fields(job, now)?;
+            debug_assert_eq!(fields.len(), scripts::FIELDS);
+            args.extend(fields);
+        }
+        Ok(Call {
+            script: &self.scripts.enqueue,
+            keys,
             args,
         })
     }
@@ -274,20 +290,57 @@ impl Core {
     async fn enqueue(&self, jobs: &[NewJob]) -> Result<Vec<Enqueued>> {
         let now = now_ms();
         let mut out = Vec::with_capacity(jobs.len());
-        for chunk in jobs.chunks(PIPELINE) {
-            let calls = chunk
-                .iter()
-                .map(|j| self.enqueue_call(j, now))
+        for round in jobs.chunks(PER_SCRIPT * PIPELINE) {
+            let calls = round
+                .chunks(PER_SCRIPT)
+                .map(|c| self.enqueue_call(c, now))
                 .collect::<Result<Vec<_>>>()?;
             let replies = self.eval(&calls).await?;
-            for (job, r) in chunk.iter().zip(replies) {
+            let answers = replies.iter().flat_map(|r| array(r).iter());
+            for (job, r) in round.iter().zip(answers) {
                 out.push(match r {
                     Value::Int(_) => Enqueued::New(job.id),
-                    other => Enqueued::Duplicate(text(&other).as_deref().and_then(codec::id)),
+                    other => Enqueued::Duplicate(text(other).as_deref().and_then(codec::id)),
                 });
             }
         }
+        if out.len() != jobs.len() {
+            return Err(QueueError::Other(format!(
+                "redis: {} answers for {} enqueued jobs",
+                out.len(),
+                jobs.len()
+            )));
+        }
         Ok(out)
+    }
+
+    /// Settles many deliveries in one script run (see `acks.rs`).
+    async fn ack_many(&self, items: &[&AckItem]) -> Result<()> {
+        let k = &self.keys;
+        let mut keys = Vec::with_capacity(items.len() * 4);
+        let mut args = Vec::with_capacity(items.len() * 5);
+        for i in items {
+            keys.extend([
+                k.stream(&i.kind),
+                k.leases(&i.kind),
+                k.app("attempts"),
+                k.dedupe(&i.kind, i.dedupe.as_deref()),
+            ]);
+            args.extend([
+                GROUP.to_string(),
+                i.entry.clone(),
+                i.deadline.clone(),
+                i.id.clone(),
+                if i.dedupe.is_some() { "1" } else { "0" }.to_string(),
+            ]);
+        }
+        self.eval_one(Call {
+            script: &self.scripts.ack,
+            keys,
+            args,
+        })
+        .await?;
+        Ok(())
     }
 
     /// Dead jobs by id from the dead hash (missing or unreadable ones skipped).
@@ -343,6 +396,7 @@ impl Publish for Core {
 pub struct RedisDriver {
     core: Arc<Core>,
     outbox: Outbox,
+    acker: Acker,
 }
 
 impl RedisDriver {
@@ -461,27 +515,16 @@ impl Driver for RedisDriver {
     }
 
     async fn ack(&self, job: &Job) -> Result<()> {
-        let (stream, leases, entry, deadline) = self.settle_keys(job);
-        let k = &self.core.keys;
-        self.core
-            .eval_one(Call {
-                script: &self.core.scripts.ack,
-                keys: vec![
-                    stream,
-                    leases,
-                    k.app("attempts"),
-                    k.dedupe(&job.kind, job.dedupe_key.as_deref()),
-                ],
-                args: vec![
-                    GROUP.into(),
-                    entry.into(),
-                    deadline.into(),
-                    job.id.to_string(),
-                    if job.dedupe_key.is_some() { "1" } else { "0" }.into(),
-                ],
+        let (entry, deadline) = codec::receipt(&job.receipt).unwrap_or(("0-0", "-1"));
+        self.acker
+            .ack(AckItem {
+                kind: job.kind.clone(),
+                entry: entry.to_string(),
+                deadline: deadline.to_string(),
+                id: job.id.to_string(),
+                dedupe: job.dedupe_key.clone(),
             })
-            .await?;
-        Ok(())
+            .await
     }
 
     async fn retry(&self, job: &Job, error: &str, retry_at: i64) -> Result<()> {
@@ -648,5 +691,6 @@ impl Driver for RedisDriver {
 
     async fn close(&self) {
         self.outbox.close().await;
+        self.acker.stop();
     }
 }

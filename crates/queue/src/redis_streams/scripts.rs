@@ -27,25 +27,44 @@ local function promote(delayed, stream, now)
 end
 "#;
 
-/// KEYS: stream, delayed, dedupe (or a placeholder), kinds, wake.
-/// ARGV: now, run_at, job id, kind, dedupe ttl ms, has dedupe '1'/'0', fields...
-/// Returns 1 when enqueued, or the id of the live job holding the dedupe key.
+/// Stream fields per job (see `codec::fields`).
+pub const FIELDS: usize = 14;
+/// Keys and arguments per job of [`ENQUEUE`].
+pub const ENQUEUE_KEYS: usize = 5;
+pub const ENQUEUE_ARGS: usize = 4 + FIELDS;
+
+/// Many jobs in one call (one script run instead of one per job).
+/// KEYS per job: stream, delayed, dedupe (or a placeholder), kinds, wake.
+/// ARGV: now, dedupe ttl ms, then per job: run_at, job id, kind,
+/// has dedupe '1'/'0', the 14 fields.
+/// Returns per job 1 when enqueued, or the id of the live job holding its
+/// dedupe key.
 pub const ENQUEUE: &str = r#"
-if ARGV[6] == '1' then
-  local ok = redis.call('SET', KEYS[3], ARGV[3], 'NX', 'PX', ARGV[5])
-  if not ok then return redis.call('GET', KEYS[3]) or '' end
+local now = tonumber(ARGV[1])
+local out = {}
+for j = 0, (#ARGV - 2) / 18 - 1 do
+  local a, k = 2 + j * 18, j * 5
+  local res = 1
+  if ARGV[a + 4] == '1' then
+    if not redis.call('SET', KEYS[k + 3], ARGV[a + 2], 'NX', 'PX', ARGV[2]) then
+      res = redis.call('GET', KEYS[k + 3]) or ''
+    end
+  end
+  if res == 1 then
+    redis.call('SADD', KEYS[k + 4], ARGV[a + 3])
+    local fields = {}
+    for i = a + 5, a + 18 do fields[#fields + 1] = ARGV[i] end
+    if tonumber(ARGV[a + 1]) > now then
+      redis.call('ZADD', KEYS[k + 2], ARGV[a + 1], cjson.encode(fields))
+      -- A consumer idling until the previous earliest due time must look again.
+      redis.call('XADD', KEYS[k + 5], 'MAXLEN', '1', '*', 't', '1')
+    else
+      redis.call('XADD', KEYS[k + 1], '*', unpack(fields))
+    end
+  end
+  out[#out + 1] = res
 end
-redis.call('SADD', KEYS[4], ARGV[4])
-local fields = {}
-for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
-if tonumber(ARGV[2]) > tonumber(ARGV[1]) then
-  redis.call('ZADD', KEYS[2], ARGV[2], cjson.encode(fields))
-  -- A consumer idling until the previous earliest due time must look again.
-  redis.call('XADD', KEYS[5], 'MAXLEN', '1', '*', 't', '1')
-else
-  redis.call('XADD', KEYS[1], '*', unpack(fields))
-end
-return 1
+return out
 "#;
 
 /// KEYS: stream, delayed, leases, attempts.
@@ -149,17 +168,27 @@ local function free_dedupe(key, id)
 end
 "#;
 
-/// KEYS: stream, leases, attempts, dedupe (or placeholder).
-/// ARGV: group, entry, deadline, job id, has dedupe.
+/// Acks many deliveries in one call (the driver batches concurrent acks).
+/// KEYS per delivery: stream, leases, attempts, dedupe (or placeholder).
+/// ARGV per delivery: group, entry, deadline, job id, has dedupe.
+/// Returns per delivery 1 (acked) or 0 (the lease was no longer its own).
 pub fn ack() -> String {
     format!(
         "{HELD}{}",
         r#"
-if not held(KEYS[2], ARGV[2], ARGV[3]) then return 0 end
-settle(KEYS[1], ARGV[1], KEYS[2], ARGV[2])
-redis.call('HDEL', KEYS[3], ARGV[4])
-if ARGV[5] == '1' then free_dedupe(KEYS[4], ARGV[4]) end
-return 1
+local out = {}
+for j = 0, #KEYS / 4 - 1 do
+  local k, a = j * 4, j * 5
+  if held(KEYS[k + 2], ARGV[a + 2], ARGV[a + 3]) then
+    settle(KEYS[k + 1], ARGV[a + 1], KEYS[k + 2], ARGV[a + 2])
+    redis.call('HDEL', KEYS[k + 3], ARGV[a + 4])
+    if ARGV[a + 5] == '1' then free_dedupe(KEYS[k + 4], ARGV[a + 4]) end
+    out[#out + 1] = 1
+  else
+    out[#out + 1] = 0
+  end
+end
+return out
 "#
     )
 }
