@@ -3,9 +3,12 @@
 //!
 //!   cargo run --release -p rocket-queue --example redis_bench
 //!
-//! Two runs: unbatched (16 tasks enqueue one job per call) and batched
-//! (batches of 100 from 4 tasks). Prints jobs/s (first enqueue to last
-//! handler start) and p50/p99 enqueue-to-start latency. Set
+//! Three runs: unbatched (16 tasks enqueue one job per call), batched
+//! (batches of 100 from 4 tasks), both as fast as they can, and paced (one
+//! producer, a job about every 2 ms: idle wake-up latency). Prints jobs/s
+//! (first enqueue to last handler start) and p50/p99 enqueue-to-start
+//! latency. In the unpaced runs producers outrun the consumer, so latency
+//! there is mostly time spent in the backlog. Set
 //! ROCKET_BENCH_REDIS_URL to point elsewhere; ROCKET_BENCH_JOBS to change N.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -75,7 +78,11 @@ async fn delete_keys(url: &str, prefix: &str) {
             .await
             .expect("scan");
         if !keys.is_empty() {
-            let _: () = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await.expect("del");
+            let _: () = redis::cmd("DEL")
+                .arg(&keys)
+                .query_async(&mut conn)
+                .await
+                .expect("del");
         }
         if next == 0 {
             break;
@@ -84,7 +91,14 @@ async fn delete_keys(url: &str, prefix: &str) {
     }
 }
 
-async fn run(broker: &RedisBroker, url: &str, n: usize, batch: usize, producers: usize) {
+async fn run(
+    broker: &RedisBroker,
+    url: &str,
+    n: usize,
+    batch: usize,
+    producers: usize,
+    pace: Option<Duration>,
+) {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = app_db(dir.path()).await;
     let app = format!("bench-{}", uuid::Uuid::new_v4().simple());
@@ -119,6 +133,9 @@ async fn run(broker: &RedisBroker, url: &str, n: usize, batch: usize, producers:
                     .collect();
                 q.enqueue_many(jobs).await.expect("enqueue");
                 left -= take;
+                if let Some(p) = pace {
+                    tokio::time::sleep(p).await;
+                }
             }
         }));
     }
@@ -141,7 +158,11 @@ async fn run(broker: &RedisBroker, url: &str, n: usize, batch: usize, producers:
     let h = m.latency.lock().expect("histogram").clone();
     println!(
         "{:<10} jobs={got:>6} batch={batch:<3} producers={producers:<2} enqueue {:>7.0}/s  end-to-end {:>7.0} jobs/s  latency p50={:.2}ms p99={:.2}ms max={:.1}ms{}",
-        if batch == 1 { "unbatched" } else { "batched" },
+        match (pace.is_some(), batch) {
+            (true, _) => "paced",
+            (false, 1) => "unbatched",
+            _ => "batched",
+        },
         got as f64 / enqueued.as_secs_f64(),
         got as f64 / total.as_secs_f64(),
         h.value_at_quantile(0.5) as f64 / 1000.0,
@@ -160,6 +181,17 @@ async fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(50_000);
     let broker = RedisBroker::connect(&url).await.expect("redis");
-    run(&broker, &url, n, 1, 16).await;
-    run(&broker, &url, n, 100, 4).await;
+    run(&broker, &url, n, 1, 16, None).await;
+    run(&broker, &url, n, 100, 4, None).await;
+    // Light load (one job about every 2 ms): the latency of waking an idle
+    // consumer, not of a backlog.
+    run(
+        &broker,
+        &url,
+        (n / 10).max(100),
+        1,
+        1,
+        Some(Duration::from_millis(2)),
+    )
+    .await;
 }

@@ -17,6 +17,9 @@ use crate::driver::{QueueError, Result};
 const BATCH: usize = 256;
 /// Acks waiting for the task before `ack` callers wait for room.
 const QUEUED: usize = 8192;
+/// Script runs in flight at once: while one is on the wire or in Redis the
+/// next batch is already filling, and the other one can go.
+const IN_FLIGHT: usize = 2;
 
 /// One delivery to settle (owned: it crosses into the ack task).
 pub struct AckItem {
@@ -31,14 +34,17 @@ type Pending = (AckItem, oneshot::Sender<Result<()>>);
 
 pub struct Acker {
     tx: mpsc::Sender<Pending>,
-    task: tokio::task::JoinHandle<()>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Acker {
     pub fn start(core: Arc<Core>) -> Acker {
         let (tx, rx) = mpsc::channel(QUEUED);
-        let task = tokio::spawn(run(core, rx));
-        Acker { tx, task }
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        let tasks = (0..IN_FLIGHT)
+            .map(|_| tokio::spawn(run(core.clone(), rx.clone())))
+            .collect();
+        Acker { tx, tasks }
     }
 
     pub async fn ack(&self, item: AckItem) -> Result<()> {
@@ -48,13 +54,15 @@ impl Acker {
     }
 
     pub fn stop(&self) {
-        self.task.abort();
+        for t in &self.tasks {
+            t.abort();
+        }
     }
 }
 
 impl Drop for Acker {
     fn drop(&mut self) {
-        self.task.abort();
+        self.stop();
     }
 }
 
@@ -76,9 +84,13 @@ fn copy(e: &QueueError) -> QueueError {
     }
 }
 
-async fn run(core: Arc<Core>, mut rx: mpsc::Receiver<Pending>) {
+async fn run(core: Arc<Core>, rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Pending>>>) {
     let mut buf: Vec<Pending> = Vec::with_capacity(BATCH);
-    while rx.recv_many(&mut buf, BATCH).await > 0 {
+    loop {
+        // Hold the receiver only while taking a batch, not while settling it.
+        if rx.lock().await.recv_many(&mut buf, BATCH).await == 0 {
+            return;
+        }
         let items: Vec<&AckItem> = buf.iter().map(|(i, _)| i).collect();
         let result = core.ack_many(&items).await;
         for (_, done) in buf.drain(..) {

@@ -177,11 +177,7 @@ impl RedisBroker {
         });
         let outbox = Outbox::start(db, core.clone(), relay);
         let acker = Acker::start(core.clone());
-        Arc::new(RedisDriver {
-            core,
-            outbox,
-            acker,
-        })
+        Arc::new(RedisDriver { core, outbox, acker })
     }
 }
 
