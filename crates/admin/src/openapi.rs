@@ -225,6 +225,12 @@ pub fn platform_document() -> Json {
     let mut paths = Map::new();
     paths.insert("/health".into(), json!({"get": {"operationId": "health", "security": [],
         "responses": {"200": ok(json!({"type": "object", "properties": {"status": {"type": "string"}}}), "Healthy")}}}));
+    paths.insert("/health/live".into(), json!({"get": {"operationId": "health_live", "security": [],
+        "responses": {"200": ok(json!({"type": "object", "properties": {"status": {"type": "string"}}}), "The process answers")}}}));
+    let ready = json!({"type": "object", "required": ["status", "checks"], "properties": {
+        "status": {"type": "string", "enum": ["ok", "unavailable"]}, "checks": {"type": "object"}}});
+    paths.insert("/health/ready".into(), json!({"get": {"operationId": "health_ready", "security": [],
+        "responses": {"200": ok(ready.clone(), "Every dependency answers"), "503": ok(ready, "A dependency is down")}}}));
     paths.insert(
         "/api/_platform/auth/login".into(),
         public("platform_login", &cred, &pair),
@@ -295,6 +301,7 @@ pub fn platform_document() -> Json {
         "get": {"operationId": "export", "responses": responses((200, ok(any.clone(), "Export document")), &[401, 403])}}));
     paths.insert("/api/{app}/_admin/import".into(), json!({"parameters": [app_param.clone()],
         "post": {"operationId": "import", "requestBody": body(&any), "responses": responses((200, ok(any.clone(), "Import summary")), &[400, 401, 403, 422])}}));
+    queue_paths(&mut paths, &app_param);
     paths.insert("/api/{app}/_openapi".into(), json!({"parameters": [app_param],
         "get": {"operationId": "app_openapi", "responses": responses((200, ok(any, "OpenAPI document of the app")), &[401, 404])}}));
     json!({
@@ -304,6 +311,53 @@ pub fn platform_document() -> Json {
         "paths": paths,
         "components": components(Map::new()),
     })
+}
+
+/// `/_admin/queue`: per-kind counts and the dead letters.
+fn queue_paths(paths: &mut Map<String, Json>, app_param: &Json) {
+    let tag = json!(["admin queue"]);
+    let data = |inner: Json| json!({"type": "object", "required": ["data"], "properties": {"data": inner}});
+    let stats = data(
+        json!({"type": "object", "required": ["driver", "durable", "kinds"], "properties": {
+        "driver": {"type": "string", "enum": ["sqlite", "postgres", "memory", "redis", "rabbitmq"]},
+        "durable": {"type": "boolean"},
+        "kinds": {"type": "array", "items": {"type": "object", "required": ["kind", "ready", "delayed", "in_flight", "dead"],
+            "properties": {"kind": {"type": "string"}, "ready": {"type": "integer"}, "delayed": {"type": "integer"},
+                "in_flight": {"type": "integer"}, "dead": {"type": "integer"}}}}}}),
+    );
+    let dead = json!({"type": "object", "required": ["id", "kind", "payload", "attempts", "last_error", "enqueued_at", "died_at"],
+        "properties": {"id": {"type": "string", "format": "uuid"}, "kind": {"type": "string"}, "payload": {},
+            "attempts": {"type": "integer"}, "last_error": {"type": "string"},
+            "enqueued_at": {"type": ["string", "null"], "format": "date-time"},
+            "died_at": {"type": ["string", "null"], "format": "date-time"}}});
+    let kind = json!({"name": "kind", "in": "query", "required": false, "schema": {"type": "string"}});
+    let limit = json!({"name": "limit", "in": "query", "required": false,
+        "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}});
+    let id = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}});
+    let count =
+        |k: &str| data(json!({"type": "object", "required": [k], "properties": {k: {"type": "integer"}}}));
+    paths.insert("/api/{app}/_admin/queue".into(), json!({"parameters": [app_param],
+        "get": {"operationId": "queue_stats", "tags": tag, "responses": responses((200, ok(stats, "Jobs per kind and state")), &[401, 403, 503])}}));
+    paths.insert("/api/{app}/_admin/queue/dead".into(), json!({"parameters": [app_param],
+        "get": {"operationId": "list_dead_jobs", "tags": tag, "parameters": [kind, limit],
+            "responses": responses((200, ok(data(json!({"type": "array", "items": dead})), "Dead jobs, newest first")), &[400, 401, 403, 503])},
+        "delete": {"operationId": "delete_dead_jobs", "tags": tag, "parameters": [kind],
+            "responses": responses((200, ok(count("deleted"), "Deleted")), &[401, 403, 503])}}));
+    paths.insert("/api/{app}/_admin/queue/dead/requeue".into(), json!({"parameters": [app_param],
+        "post": {"operationId": "requeue_dead_jobs", "tags": tag, "parameters": [kind],
+            "responses": responses((200, ok(count("requeued"), "Requeued with fresh attempts")), &[401, 403, 503])}}));
+    paths.insert(
+        "/api/{app}/_admin/queue/dead/{id}".into(),
+        json!({"parameters": [app_param, id],
+        "delete": {"operationId": "delete_dead_job", "tags": tag,
+            "responses": responses((200, ok(json!({"type": "object"}), "Deleted")), &[401, 403, 404, 503])}}),
+    );
+    paths.insert(
+        "/api/{app}/_admin/queue/dead/{id}/requeue".into(),
+        json!({"parameters": [app_param, id],
+        "post": {"operationId": "requeue_dead_job", "tags": tag,
+            "responses": responses((200, ok(count("requeued"), "Requeued")), &[401, 403, 404, 503])}}),
+    );
 }
 
 #[cfg(test)]

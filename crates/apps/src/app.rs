@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use rocket_config::Driver;
 use rocket_engine::effects::Effects;
 use rocket_meta::Registry;
+use rocket_queue::{Queue, Workers};
 use rocket_store::{format_timestamp, Db};
 use serde_json::json;
 
@@ -27,6 +28,10 @@ pub struct AppContext {
     notify: Option<Db>,
     /// Handlers that this app's writes hand their committed changes to.
     pub effects: Effects,
+    /// This app's job queue (its driver per `queue.driver`).
+    pub queue: Queue,
+    /// The consumers of the node's registered job kinds for this app.
+    workers: std::sync::Mutex<Vec<Workers>>,
 }
 
 impl AppContext {
@@ -41,6 +46,7 @@ impl AppContext {
         created_at: Option<DateTime<Utc>>,
         updated_at: Option<DateTime<Utc>>,
         db: Db,
+        queue: Queue,
     ) -> Self {
         AppContext {
             name,
@@ -56,7 +62,36 @@ impl AppContext {
             meta_lock: tokio::sync::Mutex::new(()),
             notify: None,
             effects: Effects::none(),
+            queue,
+            workers: std::sync::Mutex::new(Vec::new()),
         }
+    }
+
+    /// Starts consuming a job kind for this app.
+    pub fn add_workers(&self, w: Workers) {
+        self.workers.lock().unwrap_or_else(|p| p.into_inner()).push(w);
+    }
+
+    fn take_workers(&self) -> Vec<Workers> {
+        std::mem::take(&mut *self.workers.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Stops serving at once (app deleted or failed to provision): consumers
+    /// are aborted (their jobs come back after the visibility timeout), the
+    /// queue's background tasks stop, the pool closes.
+    pub fn close(&self) {
+        drop(self.take_workers());
+        let driver = self.queue.driver().clone();
+        tokio::spawn(async move { driver.close().await });
+        self.db.close();
+    }
+
+    /// Graceful stop: in-flight jobs get until `deadline` to finish.
+    pub async fn shutdown(&self, deadline: std::time::Duration) {
+        let drains = self.take_workers().into_iter().map(|w| w.shutdown(deadline));
+        futures_util::future::join_all(drains).await;
+        self.queue.driver().close().await;
+        self.db.close();
     }
 
     /// The snapshot a request should use from start to end.

@@ -9,12 +9,14 @@ pub mod accounts;
 mod app;
 pub mod connect;
 pub mod invites;
+mod jobs;
 mod listen;
 mod platform;
 pub mod users;
 
 pub use accounts::{Accounts, TokenPair};
 pub use app::AppContext;
+pub use jobs::{JobKind, MakeHandler, Plugins};
 pub use platform::{
     app_accounts, db_name_for, valid_app_name, NewApp, Platform, APP_ADMIN_EMAIL, PLATFORM_EMAIL,
     SEED_PASSWORD,

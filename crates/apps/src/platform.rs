@@ -15,6 +15,7 @@ use tokio::sync::Mutex;
 use crate::accounts::{Accounts, APP_TABLES, PLATFORM_TABLES};
 use crate::app::AppContext;
 use crate::connect;
+use crate::jobs::{self, JobKind, Plugins};
 
 /// LISTEN/NOTIFY channel on the management database; the payload is the app name.
 pub const CHANNEL: &str = "rocket_meta";
@@ -35,6 +36,10 @@ pub struct Platform {
     stop: tokio::sync::watch::Sender<bool>,
     /// The side-effect handlers every app's writes hand their changes to.
     effects: Effects,
+    /// The node's queue backend (`queue.driver`), one driver per app over it.
+    pub queue: rocket_queue::Backend,
+    policies: Arc<rocket_queue::Policies>,
+    jobs: Arc<[JobKind]>,
 }
 
 /// Body of POST /api/_platform/apps.
@@ -73,7 +78,27 @@ impl Platform {
 
     /// As `start`, with the effect handlers that writes hand their changes to.
     pub async fn start_with_effects(config: Config, effects: Effects) -> Result<Arc<Platform>> {
+        Platform::start_with(
+            config,
+            Plugins {
+                effects,
+                jobs: Vec::new(),
+            },
+        )
+        .await
+    }
+
+    /// As `start`, with what the node's subsystems register (effects, job kinds).
+    pub async fn start_with(config: Config, plugins: Plugins) -> Result<Arc<Platform>> {
         let config = Arc::new(config);
+        let queue = rocket_queue::Backend::connect(&rocket_queue::BackendSettings {
+            driver: config.queue.driver_for(config.database.driver).to_string(),
+            url: config.queue.url.clone(),
+            memory_capacity: config.queue.memory_capacity,
+        })
+        .await
+        .map_err(|e| Error::new(rocket_error::ErrorCode::Internal, format!("queue: {e}")))?;
+        let policies = Arc::new(jobs::policies(&config.queue, &plugins.jobs));
         let driver = config.database.driver;
         let name = connect::management_db_name(&config);
         if driver == Driver::Postgres {
@@ -97,7 +122,10 @@ impl Platform {
         let storage = rocket_storage::Storage::from_config(&config.storage)?;
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
         let platform = Arc::new(Platform {
-            effects,
+            effects: plugins.effects,
+            queue,
+            policies,
+            jobs: plugins.jobs.into(),
             config,
             mgmt,
             storage,
@@ -128,6 +156,17 @@ impl Platform {
     }
 
     fn insert(&self, ctx: Arc<AppContext>) {
+        let defaults = jobs::default_options(&self.config.queue);
+        for job in self.jobs.iter() {
+            let handler = (job.make)(&ctx);
+            let opts = job.options.clone().unwrap_or_else(|| defaults.clone());
+            ctx.add_workers(rocket_queue::Workers::start(
+                ctx.queue.clone(),
+                &job.kind,
+                opts,
+                handler,
+            ));
+        }
         self.apps.rcu(|m| {
             let mut m = HashMap::clone(m);
             m.insert(ctx.name.clone(), ctx.clone());
@@ -156,6 +195,14 @@ impl Platform {
         let driver = Driver::parse(&row.string("db_driver")).unwrap_or(self.config.database.driver);
         let db_name = row.string("db_name");
         let db = connect::open(&self.config, driver, &db_name, self.config.app_pool_size)?;
+        let name = row.string("name");
+        let queue_driver = self.queue.open(&name, &db).await.map_err(|e| {
+            Error::new(
+                rocket_error::ErrorCode::Internal,
+                format!("queue for app {name}: {e}"),
+            )
+        })?;
+        let queue = rocket_queue::Queue::new(&name, queue_driver, self.policies.clone());
         let notify = matches!(self.mgmt, Db::Pg(_)).then(|| self.mgmt.clone());
         let ctx = Arc::new(
             AppContext::new(
@@ -168,6 +215,7 @@ impl Platform {
                 row.timestamp("created_at"),
                 row.timestamp("updated_at"),
                 db,
+                queue,
             )
             .with_notify(notify)
             .with_effects(self.effects.clone()),
@@ -333,12 +381,12 @@ impl Platform {
             Ok(1) => self.app_row(&name).await?,
             Ok(_) => None,
             Err(e) => {
-                ctx.db.close();
+                ctx.close();
                 return Err(e.into());
             }
         };
         let Some(row) = row else {
-            ctx.db.close();
+            ctx.close();
             return Err(Error::internal("app row changed while it was provisioned"));
         };
         self.insert(ctx);
@@ -501,7 +549,7 @@ impl Platform {
             )
             .await?;
         if let Some(ctx) = self.remove(name) {
-            ctx.db.close();
+            ctx.close();
         }
         self.announce(name).await;
         pause_at("delete").await;
@@ -541,7 +589,7 @@ impl Platform {
             }
             Ok(None) => {
                 if let Some(ctx) = self.remove(app) {
-                    ctx.db.close();
+                    ctx.close();
                 }
             }
             Err(e) => tracing::warn!(app, error = %e, "cannot check an app after a remote change"),
@@ -562,11 +610,22 @@ impl Platform {
     }
 
     /// Closes every pool; called once in-flight requests have finished.
+    /// Stops at once: consumers aborted (their jobs are delivered again
+    /// later), pools closed.
     pub fn close(&self) {
         let _ = self.stop.send(true);
         for app in self.loaded_apps() {
-            app.db.close();
+            app.close();
         }
+        self.mgmt.close();
+    }
+
+    /// Graceful stop: every app's in-flight jobs get until `deadline`, then
+    /// queue drivers and pools close.
+    pub async fn shutdown(&self, deadline: std::time::Duration) {
+        let _ = self.stop.send(true);
+        let apps = self.loaded_apps();
+        futures_util::future::join_all(apps.iter().map(|a| a.shutdown(deadline))).await;
         self.mgmt.close();
     }
 }

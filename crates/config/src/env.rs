@@ -48,6 +48,16 @@ pub const ENV_KEYS: &[&str] = &[
     "metrics.listen",
     "metrics.token",
     "metrics.public",
+    "queue.driver",
+    "queue.url",
+    "queue.memory_capacity",
+    "queue.max_attempts",
+    "queue.backoff_base_ms",
+    "queue.backoff_cap_secs",
+    "queue.visibility_timeout_secs",
+    "queue.concurrency",
+    "queue.poll_interval_ms",
+    "queue.shutdown_timeout_secs",
 ];
 
 /// The reference's spellings for top-level keys (`JWT_SECRET`, ...).
@@ -92,6 +102,8 @@ fn set(doc: &mut Value, key: &str, raw: &str) -> Result<(), ConfigError> {
         "ai.model",
         "metrics.listen",
         "metrics.token",
+        "queue.driver",
+        "queue.url",
     ];
     if string_keys.contains(&key) {
         val = Value::String(raw.to_string());

@@ -218,6 +218,66 @@ impl MetricsConfig {
     }
 }
 
+/// The durable job queue (`queue.*`): which driver, where its broker is,
+/// and the defaults of every job kind.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueueConfig {
+    /// `sqlite`, `postgres`, `memory`, `redis` or `rabbitmq`; empty = the
+    /// database driver's own (`sqlite` or `postgres`).
+    pub driver: String,
+    /// Broker URL for `redis` (`redis://host:6379`) and `rabbitmq`
+    /// (`amqp://user:pass@host:5672/%2f`).
+    pub url: String,
+    /// Jobs the `memory` driver holds per app before enqueue answers 503.
+    pub memory_capacity: usize,
+    /// Deliveries before a job is dead-lettered.
+    pub max_attempts: u32,
+    /// Ceiling of the first retry delay; doubles per attempt, full jitter.
+    pub backoff_base_ms: u64,
+    /// No retry waits longer than this.
+    pub backoff_cap_secs: u64,
+    /// How long a reserved job stays invisible before it is delivered again.
+    pub visibility_timeout_secs: u64,
+    /// Jobs of one kind running at once, per app and node.
+    pub concurrency: usize,
+    /// Slowest idle poll; wake-ups (NOTIFY, in-process) make it rarely matter.
+    pub poll_interval_ms: u64,
+    /// On shutdown, how long in-flight jobs may take before they are left
+    /// to be delivered again.
+    pub shutdown_timeout_secs: u64,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            driver: String::new(),
+            url: String::new(),
+            memory_capacity: 100_000,
+            max_attempts: 5,
+            backoff_base_ms: 1000,
+            backoff_cap_secs: 900,
+            visibility_timeout_secs: 60,
+            concurrency: 16,
+            poll_interval_ms: 5000,
+            shutdown_timeout_secs: 10,
+        }
+    }
+}
+
+pub const QUEUE_DRIVERS: &[&str] = &["sqlite", "postgres", "memory", "redis", "rabbitmq"];
+
+impl QueueConfig {
+    /// The driver in use: the configured one, or the database's own.
+    pub fn driver_for(&self, database: Driver) -> &str {
+        if self.driver.is_empty() {
+            database.as_str()
+        } else {
+            &self.driver
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AiConfig {
@@ -242,6 +302,7 @@ pub struct Config {
     pub ai: AiConfig,
     pub writes: WritesConfig,
     pub metrics: MetricsConfig,
+    pub queue: QueueConfig,
 }
 
 impl Default for Config {
@@ -257,6 +318,7 @@ impl Default for Config {
             ai: AiConfig::default(),
             writes: WritesConfig::default(),
             metrics: MetricsConfig::default(),
+            queue: QueueConfig::default(),
         }
     }
 }
@@ -358,8 +420,51 @@ impl Config {
         if self.server.max_connections == 0 {
             return bad("server.max_connections", "must be at least 1");
         }
+        self.validate_queue()?;
         if !self.metrics.listen.is_empty() && self.metrics.listen.parse::<std::net::SocketAddr>().is_err() {
             return bad("metrics.listen", "must be an address like 127.0.0.1:9100");
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    fn validate_queue(&self) -> Result<(), ConfigError> {
+        let bad = |k: &str, why: String| Err(ConfigError::Invalid(format!("{k}: {why}")));
+        let q = &self.queue;
+        let driver = q.driver_for(self.database.driver);
+        if !QUEUE_DRIVERS.contains(&driver) {
+            return bad(
+                "queue.driver",
+                format!("must be one of {}", QUEUE_DRIVERS.join(", ")),
+            );
+        }
+        let db = self.database.driver.as_str();
+        if (driver == "sqlite" || driver == "postgres") && driver != db {
+            return bad(
+                "queue.driver",
+                format!("{driver} keeps jobs in the app databases, which are {db}; use {db}, memory, redis or rabbitmq"),
+            );
+        }
+        if (driver == "redis" || driver == "rabbitmq") && q.url.is_empty() {
+            return bad("queue.url", format!("is required when queue.driver is {driver}"));
+        }
+        if driver == "redis" && !q.url.starts_with("redis://") && !q.url.starts_with("rediss://") {
+            return bad("queue.url", "must be a redis:// or rediss:// URL".into());
+        }
+        if driver == "rabbitmq" && !q.url.starts_with("amqp://") && !q.url.starts_with("amqps://") {
+            return bad("queue.url", "must be an amqp:// or amqps:// URL".into());
+        }
+        for (k, v) in [
+            ("queue.memory_capacity", q.memory_capacity as u64),
+            ("queue.max_attempts", u64::from(q.max_attempts)),
+            ("queue.visibility_timeout_secs", q.visibility_timeout_secs),
+            ("queue.concurrency", q.concurrency as u64),
+            ("queue.poll_interval_ms", q.poll_interval_ms),
+        ] {
+            if v == 0 {
+                return bad(k, "must be at least 1".into());
+            }
         }
         Ok(())
     }

@@ -179,3 +179,40 @@ fn connection_limits_and_metrics_access() {
         assert!(e.to_string().contains(key), "{e}");
     }
 }
+
+#[test]
+fn queue_driver_follows_the_database_unless_configured() {
+    let c = Config::from_yaml_and_env("", &env_of(&[])).unwrap();
+    assert_eq!(c.queue.driver_for(c.database.driver), "sqlite");
+    let c = Config::from_yaml_and_env("", &env_of(&[("DATABASE_URL", "postgres://u@h/db")])).unwrap();
+    assert_eq!(c.queue.driver_for(c.database.driver), "postgres");
+    let c = Config::from_yaml_and_env(
+        "",
+        &env_of(&[
+            ("ROCKET_QUEUE_DRIVER", "redis"),
+            ("ROCKET_QUEUE_URL", "redis://127.0.0.1:6379"),
+            ("ROCKET_QUEUE_CONCURRENCY", "4"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(
+        (c.queue.driver_for(c.database.driver), c.queue.concurrency),
+        ("redis", 4)
+    );
+}
+
+#[test]
+fn bad_queue_settings_name_their_key() {
+    for (yaml, key) in [
+        ("queue:\n  driver: kafka\n", "queue.driver"),
+        ("queue:\n  driver: postgres\n", "queue.driver"),
+        ("queue:\n  driver: redis\n", "queue.url"),
+        ("queue:\n  driver: redis\n  url: amqp://x\n", "queue.url"),
+        ("queue:\n  driver: rabbitmq\n  url: redis://x\n", "queue.url"),
+        ("queue:\n  concurrency: 0\n", "queue.concurrency"),
+        ("queue:\n  max_attempts: 0\n", "queue.max_attempts"),
+    ] {
+        let e = Config::from_yaml_and_env(yaml, &env_of(&[])).unwrap_err();
+        assert!(e.to_string().contains(key), "{yaml}: {e}");
+    }
+}

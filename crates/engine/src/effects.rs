@@ -50,6 +50,10 @@ pub struct Change<'a> {
     /// The stored row before the write; None on create and on delete.
     pub old: Option<&'a Record>,
     pub user: &'a Caller,
+    /// The app's job queue: `enqueue_in(tx, …)` in `before_commit` makes a
+    /// job that exists exactly when this write commits; `committed()` in
+    /// `after_commit` wakes its consumers at once.
+    pub queue: Option<&'a rocket_queue::Queue>,
 }
 
 /// A subsystem that reacts to committed changes. Both methods default to

@@ -120,6 +120,7 @@ async fn every_write_reaches_the_handlers_before_and_after_commit() {
         caller: &caller,
         limits: Limits::default(),
         effects: &effects,
+        queue: None,
     };
     let row = write::create(&db, &reg, &entity, br#"{"title": "a"}"#, &cx)
         .await
@@ -161,6 +162,7 @@ async fn an_error_before_commit_rolls_the_whole_write_back() {
         caller: &caller,
         limits: Limits::default(),
         effects: &effects,
+        queue: None,
     };
     let err = write::create(&db, &reg, &entity, br#"{"title": "a"}"#, &cx)
         .await

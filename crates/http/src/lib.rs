@@ -119,6 +119,17 @@ pub fn router(state: AppState) -> Router {
         .route("/invites", get(aa::list_invites).post(aa::create_invite))
         .route("/invites/bulk", post(aa::bulk_invites))
         .route("/invites/{id}", axum::routing::delete(aa::delete_invite))
+        .route("/queue", get(routes::admin_queue::stats))
+        .route(
+            "/queue/dead",
+            get(routes::admin_queue::list_dead).delete(routes::admin_queue::delete_all),
+        )
+        .route("/queue/dead/requeue", post(routes::admin_queue::requeue_all))
+        .route(
+            "/queue/dead/{id}",
+            axum::routing::delete(routes::admin_queue::delete_one),
+        )
+        .route("/queue/dead/{id}/requeue", post(routes::admin_queue::requeue_one))
         .fallback(not_found)
         .layer(from_fn(middleware::require_admin));
     let app_private = Router::new()
@@ -153,6 +164,8 @@ pub fn router(state: AppState) -> Router {
 
     let mut root = Router::new()
         .route("/health", get(routes::health::health))
+        .route("/health/live", get(routes::health::live))
+        .route("/health/ready", get(routes::health::ready))
         .route("/openapi.json", get(routes::openapi::platform));
     if state.platform.config.metrics.on_main_listener() {
         root = root.route("/metrics", get(metrics::render));

@@ -1,6 +1,7 @@
 //! Prometheus metrics at `GET /metrics`: request counts and latency by route
 //! and status, and pool gauges (size, idle, waiting, checkout timeouts) for
-//! the management database and every app, sampled at scrape time. They name
+//! the management database and every app, and job queue depth by state,
+//! sampled at scrape time. They name
 //! every app, so who may scrape is configured (`metrics.*`, decision 010).
 
 use std::sync::OnceLock;
@@ -74,9 +75,12 @@ pub async fn render(State(s): State<AppState>, headers: HeaderMap) -> Result<imp
         return Err(Error::unauthorized("Invalid metrics token").into());
     }
     pool_gauges("_management", s.platform.mgmt.stats());
-    for app in s.platform.loaded_apps() {
+    let apps = s.platform.loaded_apps();
+    for app in &apps {
         pool_gauges(&app.name, app.db.stats());
     }
+    // Queue depth by state, per app and kind (one stats read per app).
+    futures_util::future::join_all(apps.iter().map(|a| a.queue.sample_gauges())).await;
     Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         handle().render(),

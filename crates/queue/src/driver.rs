@@ -91,6 +91,15 @@ pub trait Driver: Send + Sync + 'static {
     /// The job is done: it is removed (and its dedupe key freed).
     async fn ack(&self, job: &Job) -> Result<()>;
 
+    /// Several jobs are done; drivers that can settle a batch in one round
+    /// trip override this.
+    async fn ack_many(&self, jobs: &[Job]) -> Result<()> {
+        for j in jobs {
+            self.ack(j).await?;
+        }
+        Ok(())
+    }
+
     /// The attempt failed: hand the job out again at `retry_at` (epoch ms).
     async fn retry(&self, job: &Job, error: &str, retry_at: i64) -> Result<()>;
 

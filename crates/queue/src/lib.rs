@@ -19,6 +19,7 @@
 //! dialect outside a driver's own file (the store crate's rule: no run-time
 //! SQL assembly, no branch on the dialect).
 
+mod backend;
 pub mod conformance;
 mod driver;
 mod job;
@@ -31,6 +32,7 @@ mod table;
 mod wake;
 mod worker;
 
+pub use backend::{Backend, BackendSettings};
 pub use driver::{Driver, QueueError, Result};
 pub use job::{now_ms, DeadJob, Enqueued, Job, JobId, KindStats, NewJob, DEFAULT_MAX_ATTEMPTS};
 pub use memory::MemoryDriver;

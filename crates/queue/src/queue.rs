@@ -66,10 +66,11 @@ impl Queue {
         jobs
     }
 
+    /// One counter lookup per run of same-kind jobs, not per job.
     fn count(&self, jobs: &[NewJob]) {
-        for j in jobs {
-            metrics::counter!("rocket_queue_enqueued_total", "app" => self.app.to_string(), "kind" => j.kind.clone())
-                .increment(1);
+        for run in jobs.chunk_by(|a, b| a.kind == b.kind) {
+            metrics::counter!("rocket_queue_enqueued_total", "app" => self.app.to_string(), "kind" => run[0].kind.clone())
+                .increment(run.len() as u64);
         }
     }
 

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use futures_util::FutureExt;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::job::{now_ms, Job};
@@ -87,6 +87,45 @@ impl Drop for Workers {
     }
 }
 
+/// Metric handles of one (app, kind), looked up once per consumer instead
+/// of per job.
+struct Instruments {
+    latency: metrics::Histogram,
+    run: metrics::Histogram,
+    ok: metrics::Counter,
+    retry: metrics::Counter,
+    dead: metrics::Counter,
+}
+
+impl Instruments {
+    fn new(app: &str, kind: &str) -> Instruments {
+        let l = || [("app", app.to_string()), ("kind", kind.to_string())];
+        let outcome = |o: &'static str| metrics::counter!("rocket_queue_processed_total", "app" => app.to_string(), "kind" => kind.to_string(), "outcome" => o);
+        Instruments {
+            latency: metrics::histogram!("rocket_queue_latency_seconds", &l()),
+            run: metrics::histogram!("rocket_queue_run_seconds", &l()),
+            ok: outcome("ok"),
+            retry: outcome("retry"),
+            dead: outcome("dead"),
+        }
+    }
+}
+
+/// Acks go through one task per consumer that settles whatever has piled up
+/// in a single call (one round trip for the database drivers): while one
+/// batch is in flight, the next one gathers.
+async fn acker(queue: Queue, mut rx: mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(ACK_BATCH);
+    while rx.recv_many(&mut batch, ACK_BATCH).await > 0 {
+        if let Err(e) = queue.driver().ack_many(&batch).await {
+            tracing::warn!(app = queue.app(), error = %e, jobs = batch.len(), "queue: could not ack; the jobs will be delivered again");
+        }
+        batch.clear();
+    }
+}
+
+const ACK_BATCH: usize = 256;
+
 async fn consume(
     queue: Queue,
     kind: String,
@@ -95,6 +134,9 @@ async fn consume(
     mut stop: watch::Receiver<bool>,
 ) {
     let slots = Arc::new(Semaphore::new(opts.concurrency.max(1)));
+    let instruments = Arc::new(Instruments::new(queue.app(), &kind));
+    let (acks, ack_rx) = mpsc::channel::<Job>(opts.concurrency.max(1) * 2);
+    let acking = tokio::spawn(acker(queue.clone(), ack_rx));
     let mut running: JoinSet<()> = JoinSet::new();
     let mut failures = 0u32;
     let drain_deadline = |stop: &watch::Receiver<bool>| *stop.borrow();
@@ -143,9 +185,9 @@ async fn consume(
                     .await;
                 continue;
             };
-            let (q, h) = (queue.clone(), handler.clone());
+            let (q, h, m, a) = (queue.clone(), handler.clone(), instruments.clone(), acks.clone());
             running.spawn(async move {
-                run_one(&q, h.as_ref(), job).await;
+                run_one(&q, h.as_ref(), &m, &a, job).await;
                 drop(permit);
             });
         }
@@ -153,13 +195,14 @@ async fn consume(
     // Drain: in-flight jobs finish (the caller's deadline aborts this task
     // otherwise, and their leases lapse into redelivery).
     while running.join_next().await.is_some() {}
+    drop(acks);
+    let _ = acking.await;
 }
 
-async fn run_one(queue: &Queue, handler: &dyn Handler, job: Job) {
-    let labels = [("app", queue.app().to_string()), ("kind", job.kind.clone())];
+async fn run_one(queue: &Queue, handler: &dyn Handler, m: &Instruments, acks: &mpsc::Sender<Job>, job: Job) {
     let started = now_ms();
     let latency = (started - job.run_at.max(job.enqueued_at)).max(0) as f64 / 1000.0;
-    metrics::histogram!("rocket_queue_latency_seconds", &labels).record(latency);
+    m.latency.record(latency);
     let policy = queue.policies().of(&job.kind).clone();
     let driver = queue.driver();
 
@@ -175,31 +218,37 @@ async fn run_one(queue: &Queue, handler: &dyn Handler, job: Job) {
         let r = std::panic::AssertUnwindSafe(handler.handle(&job))
             .catch_unwind()
             .await;
-        metrics::histogram!("rocket_queue_run_seconds", &labels).record(t.elapsed().as_secs_f64());
+        m.run.record(t.elapsed().as_secs_f64());
         match r {
             Ok(r) => r,
             Err(panic) => Err(format!("handler panicked: {}", panic_text(&panic))),
         }
     };
 
-    let (settled, result) = match outcome {
-        Ok(()) => ("ok", driver.ack(&job).await),
+    let result = match outcome {
+        Ok(()) => {
+            m.ok.increment(1);
+            // Fails only when the acker is gone (shutdown abort): the lease
+            // lapses and the job comes back.
+            let _ = acks.send(job).await;
+            return;
+        }
         Err(error) if policy.exhausted(job.attempt, job.max_attempts) => {
             tracing::warn!(app = queue.app(), kind = %job.kind, job = %job.id, attempts = job.attempt, error = %error, "queue: job dead-lettered");
-            ("dead", driver.bury(&job, &error).await)
+            m.dead.increment(1);
+            driver.bury(&job, &error).await
         }
         Err(error) => {
             let at = now_ms()
                 .saturating_add(i64::try_from(policy.delay(job.attempt).as_millis()).unwrap_or(i64::MAX));
-            ("retry", driver.retry(&job, &error, at).await)
+            m.retry.increment(1);
+            driver.retry(&job, &error, at).await
         }
     };
     if let Err(e) = result {
         // The lease will lapse and the job comes back: at-least-once holds.
         tracing::warn!(app = queue.app(), kind = %job.kind, job = %job.id, error = %e, "queue: could not settle job; it will be delivered again");
     }
-    metrics::counter!("rocket_queue_processed_total", "app" => queue.app().to_string(), "kind" => job.kind.clone(), "outcome" => settled)
-        .increment(1);
 }
 
 fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {

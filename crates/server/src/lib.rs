@@ -46,7 +46,12 @@ impl RunningServer {
     }
 }
 
-pub async fn start(mut config: Config) -> anyhow::Result<RunningServer> {
+pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
+    start_with(config, rocket_apps::Plugins::default()).await
+}
+
+/// As `start`, with the effect handlers and job kinds of the node's subsystems.
+pub async fn start_with(mut config: Config, plugins: rocket_apps::Plugins) -> anyhow::Result<RunningServer> {
     secrets::resolve(&mut config)?;
     let bind = format!("{}:{}", config.server.host, config.server.port);
     let grace = Duration::from_secs(config.server.shutdown_timeout_secs);
@@ -55,8 +60,9 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningServer> {
         idle: Duration::from_secs(config.server.idle_timeout_secs),
     };
     let max_connections = config.server.max_connections;
+    let job_grace = Duration::from_secs(config.queue.shutdown_timeout_secs);
     let metrics_bind = config.metrics.listen.clone();
-    let platform = Platform::start(config)
+    let platform = Platform::start_with(config, plugins)
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.message))?;
     let listener = tokio::net::TcpListener::bind(&bind)
@@ -120,7 +126,7 @@ pub async fn start(mut config: Config) -> anyhow::Result<RunningServer> {
             tracing::warn!("in-flight requests did not finish within {grace:?}; closing anyway");
             serving.abort();
         }
-        p.close();
+        p.shutdown(job_grace).await;
     });
     Ok(RunningServer {
         addr,

@@ -47,6 +47,11 @@ async fn main() -> ExitCode {
         ),
         _ => format!("local (under {})", config.storage.local_path.display()),
     };
+    let queue = match config.queue.driver_for(config.database.driver) {
+        "memory" => "memory (not durable: a restart loses queued jobs)".to_string(),
+        d @ ("sqlite" | "postgres") => format!("{d} (jobs in each app's database)"),
+        d => format!("{d} (outbox in each app's database)"),
+    };
     let m = &config.metrics;
     let metrics = match (m.listen.is_empty(), m.token.is_empty()) {
         (false, true) => "GET /metrics on the metrics listener".to_string(),
@@ -69,6 +74,7 @@ async fn main() -> ExitCode {
     println!("Rocket listening on http://{}", server.addr);
     println!("  store:    {store}");
     println!("  files:    {files}");
+    println!("  queue:    {queue}");
     println!("  config:   {from}");
     match server.metrics_addr {
         Some(a) => println!("  metrics:  {metrics} (http://{a})"),

@@ -134,6 +134,20 @@ impl Db {
         }
     }
 
+    /// Whether the database answers (readiness checks).
+    pub async fn ping(&self) -> Result<()> {
+        self.query("SELECT 1 AS one", &[]).await.map(|_| ())
+    }
+
+    /// PostgreSQL: the settings of this database, for a dedicated
+    /// connection (LISTEN); None on SQLite.
+    pub fn pg_config(&self) -> Option<tokio_postgres::Config> {
+        match self {
+            Db::Pg(db) => Some(db.config().clone()),
+            Db::Sqlite(_) => None,
+        }
+    }
+
     /// Closes the pool; later calls fail. Used on app delete and shutdown.
     pub fn close(&self) {
         match self {

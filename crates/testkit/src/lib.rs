@@ -89,6 +89,15 @@ impl TestServer {
 
     /// Starts a server; `tweak` may adjust the config before start.
     pub async fn start_with(store: Store, tweak: impl FnOnce(&mut Config)) -> Option<TestServer> {
+        Self::start_with_plugins(store, rocket_apps::Plugins::default(), tweak).await
+    }
+
+    /// As `start_with`, registering effect handlers and job kinds.
+    pub async fn start_with_plugins(
+        store: Store,
+        plugins: rocket_apps::Plugins,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Option<TestServer> {
         if store == Store::Postgres && !pg_reachable().await {
             if in_ci() {
                 panic!("CI=true but PostgreSQL is unreachable at {}", pg_url());
@@ -127,7 +136,9 @@ impl TestServer {
             }
         }
         tweak(&mut config);
-        let server = rocket_server::start(config.clone()).await.expect("server starts");
+        let server = rocket_server::start_with(config.clone(), plugins)
+            .await
+            .expect("server starts");
         let url = format!("http://{}", server.addr);
         Some(TestServer {
             url,
@@ -139,6 +150,11 @@ impl TestServer {
             app_seq: AtomicU32::new(0),
             _dir: dir,
         })
+    }
+
+    /// The running platform (apps, their queues), for tests that reach past HTTP.
+    pub fn platform(&self) -> std::sync::Arc<rocket_apps::Platform> {
+        self.server.as_ref().expect("server is running").platform.clone()
     }
 
     /// `http://host:port` of the `metrics.listen` listener, when configured.

@@ -145,6 +145,9 @@ pub struct WriteCx<'a> {
     pub caller: &'a Caller,
     pub limits: Limits,
     pub effects: &'a Effects,
+    /// The app's job queue, for handlers that enqueue inside the write's
+    /// transaction (the outbox); None where no queue is wired (unit tests).
+    pub queue: Option<&'a rocket_queue::Queue>,
 }
 
 impl WriteCx<'_> {
@@ -164,6 +167,7 @@ impl WriteCx<'_> {
             row,
             old,
             user: self.caller,
+            queue: self.queue,
         }
     }
 }

@@ -1,5 +1,6 @@
 pub mod admin_access;
 pub mod admin_logic;
+pub mod admin_queue;
 pub mod admin_schema;
 pub mod ai;
 pub mod app_auth;

@@ -74,6 +74,7 @@ fn write_cx<'a>(app: &'a AppContext, caller: &'a Caller, limits: write::Limits) 
         caller,
         limits,
         effects: &app.effects,
+        queue: Some(&app.queue),
     }
 }
 

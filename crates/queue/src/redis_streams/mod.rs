@@ -161,6 +161,15 @@ impl RedisBroker {
         })
     }
 
+    /// Whether Redis answers (readiness).
+    pub async fn ping(&self) -> Result<()> {
+        let mut c = self.conn.clone();
+        redis::cmd("PING")
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(|e| map_err(&self.url, e))
+    }
+
     /// The driver of one app, with its outbox relay on the app database.
     pub fn open(&self, app: &str, db: Db) -> Arc<RedisDriver> {
         self.open_with(app, db, RelayOptions::default())
@@ -389,6 +398,17 @@ impl Publish for Core {
     }
 }
 
+fn ack_item(job: &Job) -> AckItem {
+    let (entry, deadline) = codec::receipt(&job.receipt).unwrap_or(("0-0", "-1"));
+    AckItem {
+        kind: job.kind.clone(),
+        entry: entry.to_string(),
+        deadline: deadline.to_string(),
+        id: job.id.to_string(),
+        dedupe: job.dedupe_key.clone(),
+    }
+}
+
 pub struct RedisDriver {
     core: Arc<Core>,
     outbox: Outbox,
@@ -511,16 +531,18 @@ impl Driver for RedisDriver {
     }
 
     async fn ack(&self, job: &Job) -> Result<()> {
-        let (entry, deadline) = codec::receipt(&job.receipt).unwrap_or(("0-0", "-1"));
-        self.acker
-            .ack(AckItem {
-                kind: job.kind.clone(),
-                entry: entry.to_string(),
-                deadline: deadline.to_string(),
-                id: job.id.to_string(),
-                dedupe: job.dedupe_key.clone(),
-            })
-            .await
+        self.acker.ack(ack_item(job)).await
+    }
+
+    /// The worker pool's batched acks: one script run per 256 deliveries,
+    /// straight to Redis (the pool already gathered them).
+    async fn ack_many(&self, jobs: &[Job]) -> Result<()> {
+        let items: Vec<AckItem> = jobs.iter().map(ack_item).collect();
+        for chunk in items.chunks(256) {
+            let refs: Vec<&AckItem> = chunk.iter().collect();
+            self.core.ack_many(&refs).await?;
+        }
+        Ok(())
     }
 
     async fn retry(&self, job: &Job, error: &str, retry_at: i64) -> Result<()> {

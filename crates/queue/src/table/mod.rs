@@ -24,6 +24,9 @@ pub struct TableDriver {
     name: &'static str,
     db: Db,
     reserve: &'static str,
+    ack_many: &'static str,
+    /// PostgreSQL: one statement for a batch without dedupe keys.
+    insert_many: Option<&'static str>,
     /// PostgreSQL: NOTIFY in the enqueueing transaction.
     notify: Option<&'static str>,
     wake: Arc<Wakers>,
@@ -37,6 +40,8 @@ impl TableDriver {
             name: "sqlite",
             db,
             reserve: sqlite::RESERVE,
+            ack_many: sqlite::ACK_MANY,
+            insert_many: None,
             notify: None,
             wake: Arc::new(Wakers::default()),
             listener: None,
@@ -52,6 +57,8 @@ impl TableDriver {
             name: "postgres",
             db,
             reserve: postgres::RESERVE,
+            ack_many: postgres::ACK_MANY,
+            insert_many: Some(postgres::INSERT_MANY),
             notify: Some(postgres::NOTIFY),
             wake,
             listener: Some(listener),
@@ -92,15 +99,54 @@ impl TableDriver {
         ))
     }
 
+    /// One statement for the whole batch; every job counts as new (an id
+    /// already stored is a relay or client retry of the same job).
+    async fn insert_batch(&self, tx: &mut Tx, sql: &str, jobs: &[NewJob]) -> Result<Vec<Enqueued>> {
+        let mut cols: [Vec<Value>; 5] = Default::default();
+        for job in jobs {
+            let payload =
+                serde_json::to_string(&job.payload).map_err(|e| QueueError::Other(e.to_string()))?;
+            cols[0].push(Value::text(job.id.to_string()));
+            cols[1].push(Value::text(&job.kind));
+            cols[2].push(Value::Text(payload));
+            cols[3].push(Value::Int(i64::from(
+                job.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS).max(1),
+            )));
+            cols[4].push(Value::Int(job.run_at));
+        }
+        let [a, b, c, d, e] = cols;
+        let params = [
+            Value::List(a),
+            Value::List(b),
+            Value::List(c),
+            Value::List(d),
+            Value::List(e),
+            Value::Int(now_ms()),
+        ];
+        tx.execute(sql, &params).await?;
+        Ok(jobs.iter().map(|j| Enqueued::New(j.id)).collect())
+    }
+
     async fn insert_all(&self, tx: &mut Tx, jobs: &[NewJob]) -> Result<Vec<Enqueued>> {
-        let mut out = Vec::with_capacity(jobs.len());
         let mut kinds: Vec<&str> = Vec::new();
         for job in jobs {
-            out.push(self.insert(tx, job).await?);
             if !kinds.contains(&job.kind.as_str()) {
                 kinds.push(&job.kind);
             }
         }
+        let batch = self
+            .insert_many
+            .filter(|_| jobs.len() > 1 && jobs.iter().all(|j| j.dedupe_key.is_none()));
+        let out = match batch {
+            Some(sql) => self.insert_batch(tx, sql, jobs).await?,
+            None => {
+                let mut out = Vec::with_capacity(jobs.len());
+                for job in jobs {
+                    out.push(self.insert(tx, job).await?);
+                }
+                out
+            }
+        };
         if let Some(notify) = self.notify {
             for k in kinds {
                 tx.execute(notify, &[Value::text(k)]).await?;
@@ -215,6 +261,24 @@ impl Driver for TableDriver {
                 q::ACK,
                 &[Value::text(job.id.to_string()), Value::text(&job.receipt)],
             )
+            .await?;
+        Ok(())
+    }
+
+    async fn ack_many(&self, jobs: &[Job]) -> Result<()> {
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let ids = jobs.iter().map(|j| Value::text(j.id.to_string())).collect();
+        let mut leases: Vec<Value> = Vec::new();
+        for j in jobs {
+            let l = Value::text(&j.receipt);
+            if !leases.contains(&l) {
+                leases.push(l);
+            }
+        }
+        self.db
+            .execute(self.ack_many, &[Value::List(ids), Value::List(leases)])
             .await?;
         Ok(())
     }

@@ -19,6 +19,18 @@ pub const RESERVE: &str = "UPDATE _jobs SET state = 'running', attempts = attemp
      ORDER BY visible_at LIMIT $5 FOR UPDATE SKIP LOCKED) \
      RETURNING id, kind, payload, attempts, max_attempts, enqueued_at, due_at, dedupe_key";
 
+/// Settle a batch in one round trip. Pairing ids and leases by set is
+/// exact enough: a lease is a random token per reservation, and a row whose
+/// current lease is another token in the set was reserved by that batch,
+/// which is acking it too.
+pub const ACK_MANY: &str = "DELETE FROM _jobs WHERE id = ANY($1) AND lease = ANY($2)";
+
+/// Enqueue a batch without dedupe keys in one statement.
+pub const INSERT_MANY: &str = "INSERT INTO _jobs (id, kind, payload, state, attempts, max_attempts, visible_at, due_at, enqueued_at, updated_at) \
+     SELECT j.id, j.kind, j.payload, 'ready', 0, j.max_attempts, j.run_at, j.run_at, $6, $6 \
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[]) AS j(id, kind, payload, max_attempts, run_at) \
+     ON CONFLICT DO NOTHING";
+
 /// Payload: the job kind.
 pub const NOTIFY: &str = "SELECT pg_notify('rocket_jobs', $1)";
 

@@ -25,8 +25,7 @@ pub fn unreachable<T>(service: &str, why: impl std::fmt::Display) -> Option<T> {
 }
 
 pub fn pg_url() -> String {
-    std::env::var("ROCKET_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("ROCKET_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 pub fn redis_url() -> String {

@@ -1,94 +1,59 @@
-//! A TCP proxy for fault tests: forwards to an upstream service and can cut
-//! every connection at once (and drop new ones) until restored. It only
-//! ever listens on and connects to loopback addresses given by the test.
+//! A TCP proxy for fault tests: forwards to a real service and can cut every
+//! connection (and refuse new ones) until restored, as a network partition or
+//! a broker restart looks to the client.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::AbortHandle;
+use tokio::sync::watch;
 
 pub struct Proxy {
-    /// `127.0.0.1:port` to connect to instead of the upstream.
-    pub addr: std::net::SocketAddr,
-    cut: Arc<AtomicBool>,
-    live: Arc<Mutex<Vec<AbortHandle>>>,
-    accept: AbortHandle,
-    closed: AtomicUsize,
-    refused: Arc<AtomicUsize>,
+    pub addr: SocketAddr,
+    open: Arc<AtomicBool>,
+    cuts: watch::Sender<u64>,
 }
 
 impl Proxy {
     pub async fn start(upstream: &str) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
-        let addr = listener.local_addr().expect("proxy addr");
-        let cut = Arc::new(AtomicBool::new(false));
-        let live: Arc<Mutex<Vec<AbortHandle>>> = Arc::new(Mutex::new(Vec::new()));
-        let upstream = upstream.to_string();
-        let refused = Arc::new(AtomicUsize::new(0));
-        let (c, l, r) = (cut.clone(), live.clone(), refused.clone());
-        let accept = tokio::spawn(async move {
-            loop {
-                let Ok((mut client, _)) = listener.accept().await else {
-                    continue;
-                };
-                if c.load(Ordering::SeqCst) {
-                    drop(client); // cut: new connections are dropped at once
-                    r.fetch_add(1, Ordering::SeqCst);
+        let addr = listener.local_addr().expect("addr");
+        let open = Arc::new(AtomicBool::new(true));
+        let (cuts, _) = watch::channel(0u64);
+        let (flag, rx0, up) = (open.clone(), cuts.subscribe(), upstream.to_string());
+        tokio::spawn(async move {
+            let _keep = rx0;
+            while let Ok((client, _)) = listener.accept().await {
+                if !flag.load(Ordering::SeqCst) {
+                    drop(client); // refused while cut
                     continue;
                 }
-                let upstream = upstream.clone();
-                let task = tokio::spawn(async move {
-                    let Ok(mut server) = TcpStream::connect(&upstream).await else {
+                let mut cut = _keep.clone();
+                cut.borrow_and_update(); // only cuts after this connection opened
+                let up = up.clone();
+                tokio::spawn(async move {
+                    let Ok(server) = TcpStream::connect(&up).await else {
                         return;
                     };
-                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    let (mut c, mut s) = (client, server);
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut c, &mut s) => {}
+                        _ = cut.changed() => {} // dropping both ends resets them
+                    }
                 });
-                let mut live = l.lock().expect("lock");
-                live.retain(|h| !h.is_finished());
-                live.push(task.abort_handle());
             }
-        })
-        .abort_handle();
-        Proxy {
-            addr,
-            cut,
-            live,
-            accept,
-            closed: AtomicUsize::new(0),
-            refused,
-        }
+        });
+        Proxy { addr, open, cuts }
     }
 
-    /// Closes every open connection and drops new ones until [`Proxy::restore`].
+    /// Closes every live connection and refuses new ones.
     pub fn cut(&self) {
-        self.cut.store(true, Ordering::SeqCst);
-        for h in self.live.lock().expect("lock").drain(..) {
-            if !h.is_finished() {
-                self.closed.fetch_add(1, Ordering::SeqCst);
-            }
-            h.abort();
-        }
-    }
-
-    /// (open connections closed by cuts, connections dropped while cut).
-    pub fn faults(&self) -> (usize, usize) {
-        (
-            self.closed.load(Ordering::SeqCst),
-            self.refused.load(Ordering::SeqCst),
-        )
+        self.open.store(false, Ordering::SeqCst);
+        self.cuts.send_modify(|n| *n += 1);
     }
 
     pub fn restore(&self) {
-        self.cut.store(false, Ordering::SeqCst);
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.accept.abort();
-        for h in self.live.lock().expect("lock").drain(..) {
-            h.abort();
-        }
+        self.open.store(true, Ordering::SeqCst);
     }
 }
