@@ -8,6 +8,7 @@ use rocket_store::Db;
 
 use crate::driver::{Driver, QueueError, Result};
 use crate::memory::MemoryDriver;
+use crate::redis_streams::RedisBroker;
 use crate::table::TableDriver;
 
 #[derive(Debug, Clone)]
@@ -22,6 +23,7 @@ enum Kind {
     Memory(usize),
     Sqlite,
     Postgres,
+    Redis(RedisBroker),
 }
 
 pub struct Backend {
@@ -34,6 +36,7 @@ impl Backend {
             "memory" => Kind::Memory(s.memory_capacity),
             "sqlite" => Kind::Sqlite,
             "postgres" => Kind::Postgres,
+            "redis" => Kind::Redis(RedisBroker::connect(&s.url).await?),
             other => return Err(QueueError::Unsupported(format!("unknown queue driver {other:?}"))),
         };
         Ok(Backend { kind })
@@ -44,11 +47,12 @@ impl Backend {
             Kind::Memory(_) => "memory",
             Kind::Sqlite => "sqlite",
             Kind::Postgres => "postgres",
+            Kind::Redis(_) => "redis",
         }
     }
 
     /// The driver for one app, whose database is `db`.
-    pub async fn open(&self, _app: &str, db: &Db) -> Result<Arc<dyn Driver>> {
+    pub async fn open(&self, app: &str, db: &Db) -> Result<Arc<dyn Driver>> {
         Ok(match &self.kind {
             Kind::Memory(cap) => Arc::new(MemoryDriver::new(*cap)),
             Kind::Sqlite => Arc::new(TableDriver::sqlite(db.clone())),
@@ -60,12 +64,16 @@ impl Backend {
                 })?;
                 Arc::new(TableDriver::postgres(db.clone(), listen))
             }
+            Kind::Redis(broker) => broker.open(app, db.clone()),
         })
     }
 
     /// Whether the broker answers (readiness). Database drivers are as
     /// reachable as the app database itself.
     pub async fn ping(&self) -> Result<()> {
-        Ok(())
+        match &self.kind {
+            Kind::Redis(broker) => broker.ping().await,
+            _ => Ok(()),
+        }
     }
 }

@@ -9,8 +9,9 @@
 //!   reserves with `FOR UPDATE SKIP LOCKED` and wakes consumers by
 //!   LISTEN/NOTIFY.
 //! - `memory` ([`MemoryDriver`]): bounded, not durable; full means 503.
-//! - `redis`, `rabbitmq`: external brokers; enqueues inside a transaction go
-//!   through the [`outbox`] table and its relay.
+//! - `redis` ([`RedisBroker`] / [`RedisDriver`]): Redis Streams, one
+//!   consumer group per kind; `rabbitmq`: external brokers; enqueues inside
+//!   a transaction go through the [`outbox`] table and its relay.
 //!
 //! Delivery is at-least-once; a job's id is stable across deliveries.
 //!
@@ -25,6 +26,7 @@ mod job;
 mod memory;
 pub mod outbox;
 mod queue;
+mod redis_streams;
 mod retry;
 mod table;
 mod wake;
@@ -35,6 +37,7 @@ pub use driver::{Driver, QueueError, Result};
 pub use job::{now_ms, DeadJob, Enqueued, Job, JobId, KindStats, NewJob, DEFAULT_MAX_ATTEMPTS};
 pub use memory::MemoryDriver;
 pub use queue::{Policies, Queue};
+pub use redis_streams::{RedisBroker, RedisDriver};
 pub use retry::RetryPolicy;
 pub use table::TableDriver;
 pub use wake::Wakers;

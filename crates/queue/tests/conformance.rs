@@ -6,7 +6,7 @@ mod support;
 use std::sync::Arc;
 
 use rocket_queue::conformance::{run_all, Subject};
-use rocket_queue::{MemoryDriver, TableDriver};
+use rocket_queue::{MemoryDriver, RedisBroker, TableDriver};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_driver_conforms() {
@@ -39,6 +39,28 @@ async fn postgres_driver_conforms() {
     };
     run_all(&s).await;
     support::drop_pg(db, &name).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_driver_conforms() {
+    let broker = match RedisBroker::connect(&support::redis_url()).await {
+        Ok(b) => b,
+        Err(e) => {
+            let _: Option<()> = support::unreachable("Redis", e);
+            return;
+        }
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = support::sqlite_app_db(dir.path()).await;
+    let app = format!("conf-{}", uuid::Uuid::new_v4().simple());
+    let driver = broker.open(&app, db.clone());
+    let s = Subject {
+        driver: driver.clone(),
+        db: Some(db),
+    };
+    run_all(&s).await;
+    rocket_queue::Driver::close(driver.as_ref()).await;
+    support::delete_redis_keys(&app).await;
 }
 
 #[tokio::test]

@@ -96,3 +96,37 @@ pub fn pg_config(db: &Db) -> tokio_postgres::Config {
         Db::Sqlite(_) => panic!("not a PostgreSQL database"),
     }
 }
+
+/// Deletes every key of a test app (`rocket:q:{app}:*`) from the test Redis.
+pub async fn delete_redis_keys(app: &str) {
+    let Ok(client) = redis::Client::open(redis_url()) else {
+        return;
+    };
+    let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+        return;
+    };
+    let pattern = format!("rocket:q:{{{app}}}:*");
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(&pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut conn)
+            .await
+            .expect("scan");
+        if !keys.is_empty() {
+            let _: () = redis::cmd("DEL")
+                .arg(&keys)
+                .query_async(&mut conn)
+                .await
+                .expect("del");
+        }
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+}
