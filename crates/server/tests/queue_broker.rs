@@ -25,7 +25,10 @@ async fn start_against(driver: &str, url: &str) -> (Option<i32>, String) {
         .await
         .expect("the server gave up within 60 s")
         .expect("output");
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).to_string())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
 }
 
 #[tokio::test]
@@ -41,5 +44,8 @@ async fn a_rabbitmq_broker_that_is_down_stops_the_start() {
     let (code, err) = start_against("rabbitmq", "amqp://guest:secret@127.0.0.1:1/%2f").await;
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("rabbitmq unavailable"), "names the broker: {err}");
-    assert!(!err.contains("secret"), "the password stays out of the message: {err}");
+    assert!(
+        !err.contains("secret"),
+        "the password stays out of the message: {err}"
+    );
 }
