@@ -9,6 +9,8 @@
 //!   reserves with `FOR UPDATE SKIP LOCKED` and wakes consumers by
 //!   LISTEN/NOTIFY.
 //! - `memory` ([`MemoryDriver`]): bounded, not durable; full means 503.
+//! - `rabbitmq` ([`RabbitDriver`], via [`RabbitBroker`]): durable queues on
+//!   RabbitMQ, delays through TTL buckets, dedupe keys in the app database.
 //! - `redis`, `rabbitmq`: external brokers; enqueues inside a transaction go
 //!   through the [`outbox`] table and its relay.
 //!
@@ -24,6 +26,7 @@ mod job;
 mod memory;
 pub mod outbox;
 mod queue;
+mod rabbit;
 mod retry;
 mod table;
 mod wake;
@@ -33,6 +36,7 @@ pub use driver::{Driver, QueueError, Result};
 pub use job::{now_ms, DeadJob, Enqueued, Job, JobId, KindStats, NewJob, DEFAULT_MAX_ATTEMPTS};
 pub use memory::MemoryDriver;
 pub use queue::{Policies, Queue};
+pub use rabbit::{RabbitBroker, RabbitDriver};
 pub use retry::RetryPolicy;
 pub use table::TableDriver;
 pub use wake::Wakers;
