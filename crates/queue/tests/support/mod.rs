@@ -4,6 +4,8 @@
 //! developer machine, fail under `CI=true`.
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use std::time::Duration;
 
 use rocket_store::migrations::{self, Schema};
@@ -94,4 +96,18 @@ pub fn pg_config(db: &Db) -> tokio_postgres::Config {
         Db::Pg(pg) => pg.config().clone(),
         Db::Sqlite(_) => panic!("not a PostgreSQL database"),
     }
+}
+
+/// `host:port` of the test broker, for a proxy in front of it.
+pub fn amqp_host() -> String {
+    let url = amqp_url();
+    let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
+    let authority = rest.split(['/', '?']).next().unwrap_or(rest);
+    authority.rsplit_once('@').map_or(authority, |(_, h)| h).to_string()
+}
+
+/// Reaches the test broker through `addr` (a proxy) with the same login.
+pub fn amqp_url_via(addr: std::net::SocketAddr) -> String {
+    let url = amqp_url();
+    url.replacen(&amqp_host(), &addr.to_string(), 1)
 }
