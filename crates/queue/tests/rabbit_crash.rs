@@ -43,12 +43,16 @@ async fn crash_child() {
         .and_then(|r| r.i64("n"))
         .unwrap_or(0);
 
-    let broker = RabbitBroker::connect(&support::amqp_url()).await.expect("connect");
+    let broker = RabbitBroker::connect(&support::amqp_url())
+        .await
+        .expect("connect");
     let driver = broker.open(&app, db.clone()).await.expect("open");
     let queue = Queue::new(&app, driver.clone(), Arc::new(Policies::default()));
     for i in 0u64.. {
         let mut tx = db.begin().await.expect("begin");
-        tx.execute(INSERT_T, &[Value::text(i.to_string())]).await.expect("insert");
+        tx.execute(INSERT_T, &[Value::text(i.to_string())])
+            .await
+            .expect("insert");
         queue
             .enqueue_in(&mut tx, vec![NewJob::new(KIND, json!({"id": i}))])
             .await
@@ -137,7 +141,9 @@ async fn crash_loses_no_committed_job() {
         .and_then(|r| r.i64("n"))
         .unwrap_or(0);
 
-    let broker = RabbitBroker::connect(&support::amqp_url()).await.expect("connect");
+    let broker = RabbitBroker::connect(&support::amqp_url())
+        .await
+        .expect("connect");
     let driver = broker.open(&app, db.clone()).await.expect("open");
     let queue = Queue::new(&app, driver.clone(), Arc::new(Policies::default()));
     let seen = Arc::new(Record(Mutex::new(Vec::new())));
@@ -176,7 +182,10 @@ async fn crash_loses_no_committed_job() {
     );
     assert_eq!(missing, 0, "every committed job ran (loss must be 0)");
     assert!(per.keys().all(|i| i % 2 == 0), "a rolled-back job ran");
-    assert!(per.keys().all(|i| committed.contains(i)), "a job ran without its row");
+    assert!(
+        per.keys().all(|i| committed.contains(i)),
+        "a job ran without its row"
+    );
     assert_eq!(pending, 0, "the outbox drained");
     driver.close().await;
     driver.delete_queues().await.expect("delete queues");

@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use rocket_queue::{Driver, Handler, Job, KindOptions, NewJob, Policies, Queue, QueueError, RabbitBroker, Workers};
+use rocket_queue::{
+    Driver, Handler, Job, KindOptions, NewJob, Policies, Queue, QueueError, RabbitBroker, Workers,
+};
 use serde_json::json;
 use support::proxy::Proxy;
 

@@ -62,8 +62,8 @@ pub fn unavailable(host: &str, e: impl std::fmt::Display) -> QueueError {
 }
 
 async fn dial(url: &str) -> lapin::Result<Link> {
-    let props = ConnectionProperties::default()
-        .with_connection_name(LongString::from(b"rocket-queue".to_vec()));
+    let props =
+        ConnectionProperties::default().with_connection_name(LongString::from(b"rocket-queue".to_vec()));
     let conn = Connection::connect(url, props).await?;
     Ok(Link {
         conn,
@@ -185,7 +185,10 @@ async fn supervise(
 mod tests {
     #[test]
     fn host_hides_credentials() {
-        assert_eq!(super::host_of("amqp://guest:secret@10.0.0.1:5672/%2f"), "10.0.0.1:5672");
+        assert_eq!(
+            super::host_of("amqp://guest:secret@10.0.0.1:5672/%2f"),
+            "10.0.0.1:5672"
+        );
         assert_eq!(super::host_of("amqp://h:1"), "h:1");
     }
 }

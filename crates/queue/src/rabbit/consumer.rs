@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions};
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,
+};
 use lapin::types::FieldTable;
 use lapin::Acker;
 use tokio::sync::{watch, Notify};
@@ -204,13 +206,27 @@ impl Kinds {
                     tokio::time::sleep(Duration::from_millis(u64::try_from(early).unwrap_or(0))).await;
                     ks.held.fetch_sub(1, Ordering::Relaxed);
                     let attempt = env.attempts + returns + 1;
-                    me.push(&ks, Ready { env, attempt, acker: d.acker });
+                    me.push(
+                        &ks,
+                        Ready {
+                            env,
+                            attempt,
+                            acker: d.acker,
+                        },
+                    );
                 });
             }
             return;
         }
         let attempt = env.attempts + self.returns(&env, &d) + 1;
-        self.push(ks, Ready { env, attempt, acker: d.acker });
+        self.push(
+            ks,
+            Ready {
+                env,
+                attempt,
+                acker: d.acker,
+            },
+        );
     }
 
     fn returns(&self, env: &Envelope, d: &Delivery) -> u32 {
@@ -235,7 +251,12 @@ async fn repark(core: Arc<Core>, env: Envelope, acker: Acker) {
         Err(e) => {
             tracing::warn!(job = %env.id, error = %e, "rabbitmq: could not re-park a delayed job; it comes back");
             tokio::time::sleep(Duration::from_millis(200)).await;
-            let _ = acker.nack(BasicNackOptions { multiple: false, requeue: true }).await;
+            let _ = acker
+                .nack(BasicNackOptions {
+                    multiple: false,
+                    requeue: true,
+                })
+                .await;
         }
     }
 }
@@ -329,7 +350,10 @@ async fn reap(flight: Weak<Flight>, mut stop: watch::Receiver<bool>) {
             *lock(&flight.requeues).entry(f.env.id).or_insert(0) += 1;
             let _ = f
                 .acker
-                .nack(BasicNackOptions { multiple: false, requeue: true })
+                .nack(BasicNackOptions {
+                    multiple: false,
+                    requeue: true,
+                })
                 .await;
         }
     }

@@ -7,9 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use lapin::options::{
-    BasicPublishOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
-};
+use lapin::options::{BasicPublishOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Confirmation, ExchangeKind};
 
@@ -79,7 +77,14 @@ impl Core {
     async fn declare(&self, link: &Link, name: &str, args: FieldTable) -> lapin::Result<()> {
         let ch = link.conn.create_channel().await?;
         let r = ch
-            .queue_declare(name.into(), QueueDeclareOptions { durable: true, ..Default::default() }, args)
+            .queue_declare(
+                name.into(),
+                QueueDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
+                args,
+            )
             .await;
         let _ = ch.close(200, "declared".into()).await;
         r.map(|_| ())
@@ -111,7 +116,10 @@ impl Core {
                 ch.exchange_declare(
                     dead.as_str().into(),
                     ExchangeKind::Fanout,
-                    ExchangeDeclareOptions { durable: true, ..Default::default() },
+                    ExchangeDeclareOptions {
+                        durable: true,
+                        ..Default::default()
+                    },
                     FieldTable::default(),
                 )
                 .await?;
@@ -120,7 +128,10 @@ impl Core {
                 // returns toward a delivery limit.
                 ch.queue_declare(
                     dead.as_str().into(),
-                    QueueDeclareOptions { durable: true, ..Default::default() },
+                    QueueDeclareOptions {
+                        durable: true,
+                        ..Default::default()
+                    },
                     FieldTable::default(),
                 )
                 .await?;
@@ -213,7 +224,10 @@ impl Core {
                 .basic_publish(
                     "".into(),
                     m.queue.as_str().into(),
-                    BasicPublishOptions { mandatory: true, immediate: false },
+                    BasicPublishOptions {
+                        mandatory: true,
+                        immediate: false,
+                    },
                     &m.body,
                     m.props,
                 )
@@ -226,7 +240,9 @@ impl Core {
             match c.await {
                 Ok(Confirmation::Ack(None)) => {}
                 Ok(Confirmation::Ack(Some(_))) => {
-                    failure.get_or_insert(QueueError::Other("rabbitmq: message unroutable (queue missing)".into()));
+                    failure.get_or_insert(QueueError::Other(
+                        "rabbitmq: message unroutable (queue missing)".into(),
+                    ));
                 }
                 Ok(Confirmation::Nack(_)) => {
                     failure.get_or_insert(self.err("broker refused the message (nack)"));
@@ -244,8 +260,25 @@ impl Core {
 
     pub async fn publish_jobs(&self, envs: &[Envelope]) -> Result<()> {
         let mut msgs = Vec::with_capacity(envs.len());
+        // Due jobs of one kind (the common batch) share one route lookup.
+        let mut last: Option<(&str, String)> = None;
         for e in envs {
-            msgs.push(self.outgoing(e).await?);
+            let due = topo::bucket_for(e.due_at - now_ms()).is_none();
+            let queue = match &last {
+                Some((kind, q)) if due && *kind == e.kind.as_str() => q.clone(),
+                _ => {
+                    let q = self.route(e).await?;
+                    if due {
+                        last = Some((e.kind.as_str(), q.clone()));
+                    }
+                    q
+                }
+            };
+            msgs.push(Outgoing {
+                queue,
+                body: serde_json::to_vec(e).map_err(|x| QueueError::Other(x.to_string()))?,
+                props: job_properties(e),
+            });
         }
         self.publish_all(msgs).await
     }

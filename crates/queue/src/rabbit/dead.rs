@@ -30,7 +30,10 @@ impl Scan {
         let count = ch
             .queue_declare(
                 q.as_str().into(),
-                QueueDeclareOptions { durable: true, ..Default::default() },
+                QueueDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
                 FieldTable::default(),
             )
             .await
@@ -50,7 +53,10 @@ impl Scan {
                     tracing::error!("rabbitmq: unreadable dead letter left in place");
                     let _ = d
                         .acker
-                        .nack(BasicNackOptions { multiple: false, requeue: true })
+                        .nack(BasicNackOptions {
+                            multiple: false,
+                            requeue: true,
+                        })
                         .await;
                 }
             }
@@ -69,7 +75,10 @@ impl Scan {
         for (_, d) in self.items {
             let _ = d
                 .acker
-                .nack(BasicNackOptions { multiple: false, requeue: true })
+                .nack(BasicNackOptions {
+                    multiple: false,
+                    requeue: true,
+                })
                 .await;
         }
         let _ = self.ch.close(200, "scan done".into()).await;

@@ -10,7 +10,8 @@ use uuid::Uuid;
 use crate::driver::Result;
 use crate::job::{now_ms, Enqueued, NewJob};
 
-const CLAIM: &str = "INSERT INTO _queue_dedupe (kind, dedupe_key, job_id, created_at) VALUES ($1, $2, $3, $4) \
+const CLAIM: &str =
+    "INSERT INTO _queue_dedupe (kind, dedupe_key, job_id, created_at) VALUES ($1, $2, $3, $4) \
      ON CONFLICT DO NOTHING";
 const HOLDER: &str = "SELECT job_id FROM _queue_dedupe WHERE kind = $1 AND dedupe_key = $2";
 const RELEASE: &str = "DELETE FROM _queue_dedupe WHERE kind = $1 AND dedupe_key = $2 AND job_id = $3";

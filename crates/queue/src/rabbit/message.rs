@@ -65,12 +65,18 @@ fn props(id: Uuid, kind: &str, ty: &str, headers: FieldTable) -> BasicProperties
 
 pub fn job_properties(e: &Envelope) -> BasicProperties {
     let mut h = FieldTable::default();
-    h.insert(ShortString::from("attempt"), AMQPValue::LongLongInt(i64::from(e.attempts)));
+    h.insert(
+        ShortString::from("attempt"),
+        AMQPValue::LongLongInt(i64::from(e.attempts)),
+    );
     h.insert(
         ShortString::from("max_attempts"),
         AMQPValue::LongLongInt(i64::from(e.max_attempts)),
     );
-    h.insert(ShortString::from("enqueued_at"), AMQPValue::LongLongInt(e.enqueued_at));
+    h.insert(
+        ShortString::from("enqueued_at"),
+        AMQPValue::LongLongInt(e.enqueued_at),
+    );
     h.insert(ShortString::from("due_at"), AMQPValue::LongLongInt(e.due_at));
     if let Some(k) = &e.dedupe_key {
         h.insert(ShortString::from("dedupe_key"), long(k));

@@ -141,7 +141,10 @@ impl RabbitDriver {
     async fn give_back(f: InFlight) {
         let _ = f
             .acker
-            .nack(BasicNackOptions { multiple: false, requeue: true })
+            .nack(BasicNackOptions {
+                multiple: false,
+                requeue: true,
+            })
             .await;
     }
 
@@ -152,7 +155,10 @@ impl RabbitDriver {
         let r = ch
             .queue_declare(
                 queue.into(),
-                QueueDeclareOptions { passive: true, ..Default::default() },
+                QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
                 FieldTable::default(),
             )
             .await

@@ -103,7 +103,10 @@ pub fn amqp_host() -> String {
     let url = amqp_url();
     let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
     let authority = rest.split(['/', '?']).next().unwrap_or(rest);
-    authority.rsplit_once('@').map_or(authority, |(_, h)| h).to_string()
+    authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, h)| h)
+        .to_string()
 }
 
 /// Reaches the test broker through `addr` (a proxy) with the same login.

@@ -28,7 +28,9 @@ impl Proxy {
         let (d, e, up) = (down.clone(), epoch.clone(), upstream.to_string());
         let task = tokio::spawn(async move {
             loop {
-                let Ok((client, _)) = listener.accept().await else { continue };
+                let Ok((client, _)) = listener.accept().await else {
+                    continue;
+                };
                 if d.load(Ordering::SeqCst) {
                     drop(client);
                     continue;
@@ -36,7 +38,9 @@ impl Proxy {
                 let mut rx = e.subscribe();
                 let up = up.clone();
                 tokio::spawn(async move {
-                    let Ok(server) = TcpStream::connect(&up).await else { return };
+                    let Ok(server) = TcpStream::connect(&up).await else {
+                        return;
+                    };
                     let (mut c, mut s) = (client, server);
                     tokio::select! {
                         _ = tokio::io::copy_bidirectional(&mut c, &mut s) => {}
