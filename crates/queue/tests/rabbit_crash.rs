@@ -36,13 +36,6 @@ async fn crash_child() {
     let dir = std::path::PathBuf::from(std::env::var(DIR).expect("dir"));
     let app = std::env::var(APP).expect("app");
     let db = support::sqlite_app_db(&dir).await;
-    let left = db
-        .query_opt(LEFT, &[])
-        .await
-        .expect("outbox")
-        .and_then(|r| r.i64("n"))
-        .unwrap_or(0);
-
     let broker = RabbitBroker::connect(&support::amqp_url())
         .await
         .expect("connect");

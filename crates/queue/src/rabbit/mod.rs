@@ -368,7 +368,7 @@ impl Driver for RabbitDriver {
             .cloned()
             .collect();
         scan.finish(Vec::new(), &self.core).await?;
-        jobs.sort_by(|a, b| (b.died_at, b.id).cmp(&(a.died_at, a.id)));
+        jobs.sort_by_key(|d| std::cmp::Reverse((d.died_at, d.id)));
         jobs.truncate(limit);
         Ok(jobs)
     }
