@@ -9,8 +9,9 @@
 //!   reserves with `FOR UPDATE SKIP LOCKED` and wakes consumers by
 //!   LISTEN/NOTIFY.
 //! - `memory` ([`MemoryDriver`]): bounded, not durable; full means 503.
-//! - `rabbitmq` ([`RabbitDriver`], via [`RabbitBroker`]): durable queues on
-//!   RabbitMQ, delays through TTL buckets, dedupe keys in the app database.
+//! - `rabbitmq` ([`RabbitDriver`], via [`RabbitBroker`]): durable (quorum)
+//!   queues on RabbitMQ, delays through TTL buckets, dedupe keys in the app
+//!   database.
 //! - `redis`, `rabbitmq`: external brokers; enqueues inside a transaction go
 //!   through the [`outbox`] table and its relay.
 //!
