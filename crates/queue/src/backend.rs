@@ -8,6 +8,7 @@ use rocket_store::Db;
 
 use crate::driver::{Driver, QueueError, Result};
 use crate::memory::MemoryDriver;
+use crate::rabbit::RabbitBroker;
 use crate::redis_streams::RedisBroker;
 use crate::table::TableDriver;
 
@@ -24,6 +25,7 @@ enum Kind {
     Sqlite,
     Postgres,
     Redis(RedisBroker),
+    Rabbit(RabbitBroker),
 }
 
 pub struct Backend {
@@ -37,6 +39,7 @@ impl Backend {
             "sqlite" => Kind::Sqlite,
             "postgres" => Kind::Postgres,
             "redis" => Kind::Redis(RedisBroker::connect(&s.url).await?),
+            "rabbitmq" => Kind::Rabbit(RabbitBroker::connect(&s.url).await?),
             other => return Err(QueueError::Unsupported(format!("unknown queue driver {other:?}"))),
         };
         Ok(Backend { kind })
@@ -48,6 +51,7 @@ impl Backend {
             Kind::Sqlite => "sqlite",
             Kind::Postgres => "postgres",
             Kind::Redis(_) => "redis",
+            Kind::Rabbit(_) => "rabbitmq",
         }
     }
 
@@ -65,6 +69,7 @@ impl Backend {
                 Arc::new(TableDriver::postgres(db.clone(), listen))
             }
             Kind::Redis(broker) => broker.open(app, db.clone()),
+            Kind::Rabbit(broker) => broker.open(app, db.clone()).await?,
         })
     }
 
@@ -73,6 +78,7 @@ impl Backend {
     pub async fn ping(&self) -> Result<()> {
         match &self.kind {
             Kind::Redis(broker) => broker.ping().await,
+            Kind::Rabbit(broker) => broker.ping().await,
             _ => Ok(()),
         }
     }

@@ -10,8 +10,12 @@
 //!   LISTEN/NOTIFY.
 //! - `memory` ([`MemoryDriver`]): bounded, not durable; full means 503.
 //! - `redis` ([`RedisBroker`] / [`RedisDriver`]): Redis Streams, one
-//!   consumer group per kind; `rabbitmq`: external brokers; enqueues inside
-//!   a transaction go through the [`outbox`] table and its relay.
+//!   consumer group per kind.
+//! - `rabbitmq` ([`RabbitDriver`], via [`RabbitBroker`]): durable (quorum)
+//!   queues on RabbitMQ, delays through TTL buckets, dedupe keys in the app
+//!   database.
+//! - `redis`, `rabbitmq`: external brokers; enqueues inside a transaction go
+//!   through the [`outbox`] table and its relay.
 //!
 //! Delivery is at-least-once; a job's id is stable across deliveries.
 //!
@@ -27,6 +31,7 @@ mod memory;
 pub mod outbox;
 mod queue;
 mod redis_streams;
+mod rabbit;
 mod retry;
 mod table;
 mod wake;
@@ -38,6 +43,7 @@ pub use job::{now_ms, DeadJob, Enqueued, Job, JobId, KindStats, NewJob, DEFAULT_
 pub use memory::MemoryDriver;
 pub use queue::{Policies, Queue};
 pub use redis_streams::{RedisBroker, RedisDriver};
+pub use rabbit::{RabbitBroker, RabbitDriver};
 pub use retry::RetryPolicy;
 pub use table::TableDriver;
 pub use wake::Wakers;

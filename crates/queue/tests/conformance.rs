@@ -6,7 +6,7 @@ mod support;
 use std::sync::Arc;
 
 use rocket_queue::conformance::{run_all, Subject};
-use rocket_queue::{MemoryDriver, RedisBroker, TableDriver};
+use rocket_queue::{Driver, MemoryDriver, RedisBroker, TableDriver};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_driver_conforms() {
@@ -63,9 +63,28 @@ async fn redis_driver_conforms() {
     support::delete_redis_keys(&app).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rabbitmq_driver_conforms() {
+    let broker = match rocket_queue::RabbitBroker::connect(&support::amqp_url()).await {
+        Ok(b) => b,
+        Err(e) => return support::unreachable::<()>("RabbitMQ", e).unwrap_or(()),
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = support::sqlite_app_db(dir.path()).await;
+    let app = format!("conf{}", uuid::Uuid::new_v4().simple());
+    let driver = broker.open(&app, db.clone()).await.expect("open");
+    let s = Subject {
+        driver: driver.clone(),
+        db: Some(db),
+    };
+    run_all(&s).await;
+    driver.close().await;
+    driver.delete_queues().await.expect("delete queues");
+}
+
 #[tokio::test]
 async fn memory_queue_is_bounded() {
-    use rocket_queue::{Driver, NewJob, QueueError};
+    use rocket_queue::{NewJob, QueueError};
     let d = MemoryDriver::new(2);
     d.enqueue(vec![
         NewJob::new("k", serde_json::json!(1)),

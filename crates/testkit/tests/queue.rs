@@ -255,3 +255,9 @@ async fn readiness_names_each_dependency() {
         s.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rabbitmq_dead_letters_through_the_admin_api() {
+    let url = "amqp://guest:guest@127.0.0.1:5672/%2f";
+    dead_letters_through_the_admin_api(Store::Sqlite, Some(("rabbitmq", url))).await;
+}

@@ -130,3 +130,20 @@ pub async fn delete_redis_keys(app: &str) {
         cursor = next;
     }
 }
+
+/// `host:port` of the test broker, for a proxy in front of it.
+pub fn amqp_host() -> String {
+    let url = amqp_url();
+    let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
+    let authority = rest.split(['/', '?']).next().unwrap_or(rest);
+    authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, h)| h)
+        .to_string()
+}
+
+/// Reaches the test broker through `addr` (a proxy) with the same login.
+pub fn amqp_url_via(addr: std::net::SocketAddr) -> String {
+    let url = amqp_url();
+    url.replacen(&amqp_host(), &addr.to_string(), 1)
+}

@@ -32,3 +32,13 @@ CREATE TABLE IF NOT EXISTS _outbox (
     claim TEXT,
     claimed_until BIGINT NOT NULL DEFAULT 0
 );
+-- _queue_dedupe: dedupe keys of live jobs for brokers without native dedupe
+-- (rabbitmq). A row exists while its job is pending, delayed or in flight;
+-- ack and bury delete it.
+CREATE TABLE IF NOT EXISTS _queue_dedupe (
+    kind TEXT NOT NULL,
+    dedupe_key TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (kind, dedupe_key)
+);

@@ -26,3 +26,10 @@ CREATE TABLE IF NOT EXISTS _outbox (
     claim TEXT,
     claimed_until INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS _queue_dedupe (
+    kind TEXT NOT NULL,
+    dedupe_key TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (kind, dedupe_key)
+);
