@@ -13,7 +13,13 @@ use regex::Regex;
 /// Files that still violate while their code moves into the store, with the
 /// reason. Remove a line when its file is clean: the test fails on an entry
 /// that no longer violates, so this list stays exact.
-const ALLOWLIST: &[(&str, &str)] = &[("crates/testkit/src/lib.rs", "DROP DATABASE of test runs")];
+const ALLOWLIST: &[(&str, &str)] = &[
+    ("crates/testkit/src/lib.rs", "DROP DATABASE of test runs"),
+    (
+        "crates/queue/src/redis_streams/scripts.rs",
+        "Redis Lua scripts sharing a helper prefix; Lua, not SQL (its LIMIT/COUNT words trip the scan)",
+    ),
+];
 
 const ASSEMBLY_MACROS: &[&str] = &["format", "format_args", "write", "writeln", "concat"];
 const ASSEMBLY_METHODS: &[&str] = &["push_str", "insert_str", "join", "concat"];

@@ -81,7 +81,10 @@ impl RabbitBroker {
 
     /// Readiness: the connection is up (or comes back within a second).
     pub async fn ping(&self) -> Result<()> {
-        self.broker.link(std::time::Duration::from_secs(1)).await.map(|_| ())
+        self.broker
+            .link(std::time::Duration::from_secs(1))
+            .await
+            .map(|_| ())
     }
 }
 
