@@ -126,6 +126,10 @@ async fn acker(queue: Queue, mut rx: mpsc::Receiver<Job>) {
 
 const ACK_BATCH: usize = 256;
 
+/// How long a consumer with a few free slots waits for more to free up
+/// before it reserves (see the loop).
+const REFILL_LINGER: Duration = Duration::from_millis(5);
+
 async fn consume(
     queue: Queue,
     kind: String,
@@ -139,6 +143,7 @@ async fn consume(
     let acking = tokio::spawn(acker(queue.clone(), ack_rx));
     let mut running: JoinSet<()> = JoinSet::new();
     let mut failures = 0u32;
+    let low_water = (opts.concurrency / 4).max(1);
     let drain_deadline = |stop: &watch::Receiver<bool>| *stop.borrow();
     loop {
         if drain_deadline(&stop) {
@@ -151,6 +156,17 @@ async fn consume(
                 _ = running.join_next() => {}
                 _ = stop.changed() => {}
             }
+            continue;
+        }
+        if free < low_water && !running.is_empty() {
+            // Slots free up one at a time; reserving each on its own costs a
+            // round trip (and a commit) per job. Let completions gather for
+            // a moment so the next reservation is a batch; the bound keeps a
+            // slot held by a slow job from delaying the others.
+            let _ = tokio::time::timeout(REFILL_LINGER, async {
+                while slots.available_permits() < low_water && running.join_next().await.is_some() {}
+            })
+            .await;
             continue;
         }
         let jobs = match queue.driver().reserve(&kind, free, opts.visibility).await {

@@ -29,6 +29,9 @@ pub struct TableDriver {
     insert_many: Option<&'static str>,
     /// PostgreSQL: NOTIFY in the enqueueing transaction.
     notify: Option<&'static str>,
+    /// PostgreSQL: reservations and acks commit without waiting for the
+    /// WAL flush (see `postgres::RELAXED_COMMIT`).
+    relaxed: Option<&'static str>,
     wake: Arc<Wakers>,
     listener: Option<tokio::task::JoinHandle<()>>,
 }
@@ -43,6 +46,7 @@ impl TableDriver {
             ack_many: sqlite::ACK_MANY,
             insert_many: None,
             notify: None,
+            relaxed: None,
             wake: Arc::new(Wakers::default()),
             listener: None,
         }
@@ -60,6 +64,7 @@ impl TableDriver {
             ack_many: postgres::ACK_MANY,
             insert_many: Some(postgres::INSERT_MANY),
             notify: Some(postgres::NOTIFY),
+            relaxed: Some(postgres::RELAXED_COMMIT),
             wake,
             listener: Some(listener),
         }
@@ -233,6 +238,9 @@ impl Driver for TableDriver {
         ];
         // A write that returns rows: on SQLite it must run on the writer.
         let mut tx = self.db.begin().await?;
+        if let Some(relaxed) = self.relaxed {
+            tx.batch(relaxed).await?;
+        }
         let rows = tx.query(self.reserve, &params).await?;
         tx.commit().await?;
         let mut jobs: Vec<Job> = rows.into_iter().filter_map(|r| job_from(&r, &lease)).collect();
@@ -277,9 +285,13 @@ impl Driver for TableDriver {
                 leases.push(l);
             }
         }
-        self.db
-            .execute(self.ack_many, &[Value::List(ids), Value::List(leases)])
+        let mut tx = self.db.begin().await?;
+        if let Some(relaxed) = self.relaxed {
+            tx.batch(relaxed).await?;
+        }
+        tx.execute(self.ack_many, &[Value::List(ids), Value::List(leases)])
             .await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -31,6 +31,11 @@ pub const INSERT_MANY: &str = "INSERT INTO _jobs (id, kind, payload, state, atte
      FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[]) AS j(id, kind, payload, max_attempts, run_at) \
      ON CONFLICT DO NOTHING";
 
+/// Reservations and acks need not wait for the WAL flush: losing one in a
+/// crash only makes the job visible again (a redelivery, which at-least-once
+/// allows). Enqueues keep the full commit, so a job never disappears.
+pub const RELAXED_COMMIT: &str = "SET LOCAL synchronous_commit TO off";
+
 /// Payload: the job kind.
 pub const NOTIFY: &str = "SELECT pg_notify('rocket_jobs', $1)";
 
