@@ -5,9 +5,7 @@
 use std::sync::Weak;
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use tokio::sync::watch;
-use tokio_postgres::AsyncMessage;
 
 use crate::platform::Platform;
 
@@ -19,38 +17,20 @@ pub async fn run(pg: tokio_postgres::Config, platform: Weak<Platform>, mut stop:
         if *stop.borrow() {
             return;
         }
-        match pg.connect(tokio_postgres::NoTls).await {
-            Ok((client, mut conn)) => {
-                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-                let pump = tokio::spawn(async move {
-                    let mut messages = futures_util::stream::poll_fn(move |cx| conn.poll_message(cx));
-                    while let Some(Ok(msg)) = messages.next().await {
-                        if let AsyncMessage::Notification(n) = msg {
-                            if tx.send(n.payload().to_string()).is_err() {
-                                break;
-                            }
-                        }
-                    }
-                });
-                if let Err(e) = client.batch_execute(LISTEN).await {
-                    tracing::warn!(error = %e, "LISTEN failed; retrying");
-                } else {
-                    loop {
-                        tokio::select! {
-                            _ = stop.changed() => { pump.abort(); return; }
-                            msg = rx.recv() => match msg {
-                                Some(app) => match platform.upgrade() {
-                                    Some(p) => p.on_remote_change(&app).await,
-                                    None => { pump.abort(); return; }
-                                },
-                                None => break, // connection lost: reconnect
-                            },
-                        }
-                    }
+        match rocket_store::listen::subscribe(&pg, LISTEN).await {
+            Ok(mut sub) => loop {
+                tokio::select! {
+                    _ = stop.changed() => return,
+                    msg = sub.next() => match msg {
+                        Some(app) => match platform.upgrade() {
+                            Some(p) => p.on_remote_change(&app).await,
+                            None => return,
+                        },
+                        None => break, // connection lost: reconnect
+                    },
                 }
-                pump.abort();
-            }
-            Err(e) => tracing::warn!(error = %e, "metadata listener cannot connect; retrying"),
+            },
+            Err(e) => tracing::warn!(error = %e, "metadata listener cannot LISTEN; retrying"),
         }
         tokio::select! {
             _ = stop.changed() => return,

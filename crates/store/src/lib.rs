@@ -38,6 +38,7 @@ pub mod ddl;
 mod dialect;
 mod error;
 mod executor;
+pub mod listen;
 pub mod migrations;
 mod pg;
 mod rows;

@@ -7,9 +7,6 @@
 use std::sync::Weak;
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use tokio_postgres::AsyncMessage;
-
 use crate::wake::Wakers;
 
 /// The outer conditions are repeated so a row another reserver changed
@@ -47,44 +44,24 @@ const LISTEN: &str = "LISTEN rocket_jobs";
 pub async fn listen(config: tokio_postgres::Config, wakers: Weak<Wakers>) {
     let mut first = true;
     loop {
-        match config.connect(tokio_postgres::NoTls).await {
-            Ok((client, mut conn)) => {
-                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-                let pump = tokio::spawn(async move {
-                    let mut messages = futures_util::stream::poll_fn(move |cx| conn.poll_message(cx));
-                    while let Some(Ok(msg)) = messages.next().await {
-                        if let AsyncMessage::Notification(n) = msg {
-                            if tx.send(n.payload().to_string()).is_err() {
-                                break;
-                            }
-                        }
-                    }
-                });
-                match client.batch_execute(LISTEN).await {
-                    Err(e) => tracing::warn!(error = %e, "queue: LISTEN failed; retrying"),
-                    Ok(()) => {
-                        if !first {
-                            match wakers.upgrade() {
-                                Some(w) => w.wake_all(),
-                                None => return,
-                            }
-                        }
-                        first = false;
-                        while let Some(kind) = rx.recv().await {
-                            match wakers.upgrade() {
-                                Some(w) => w.wake(&kind),
-                                None => {
-                                    pump.abort();
-                                    return;
-                                }
-                            }
-                        }
-                        tracing::warn!("queue: LISTEN connection lost; reconnecting");
+        match rocket_store::listen::subscribe(&config, LISTEN).await {
+            Ok(mut sub) => {
+                if !first {
+                    match wakers.upgrade() {
+                        Some(w) => w.wake_all(),
+                        None => return,
                     }
                 }
-                pump.abort();
+                first = false;
+                while let Some(kind) = sub.next().await {
+                    match wakers.upgrade() {
+                        Some(w) => w.wake(&kind),
+                        None => return,
+                    }
+                }
+                tracing::warn!("queue: LISTEN connection lost; reconnecting");
             }
-            Err(e) => tracing::warn!(error = %e, "queue: listener cannot connect; retrying"),
+            Err(e) => tracing::warn!(error = %e, "queue: listener cannot LISTEN; retrying"),
         }
         if wakers.strong_count() == 0 {
             return;
