@@ -17,16 +17,14 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use lapin::message::Delivery;
-use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, BasicRejectOptions,
-};
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions, BasicRejectOptions};
 use lapin::types::FieldTable;
 use lapin::Acker;
 use tokio::sync::{watch, Notify};
 use uuid::Uuid;
 
 use super::core::Core;
-use super::message::{delivery_count, Envelope};
+use super::message::{delivery_count, requeue, Envelope};
 use super::topology::bucket_for;
 use crate::job::{now_ms, Job};
 
@@ -251,12 +249,7 @@ async fn repark(core: Arc<Core>, env: Envelope, acker: Acker) {
         Err(e) => {
             tracing::warn!(job = %env.id, error = %e, "rabbitmq: could not re-park a delayed job; it comes back");
             tokio::time::sleep(Duration::from_millis(200)).await;
-            let _ = acker
-                .nack(BasicNackOptions {
-                    multiple: false,
-                    requeue: true,
-                })
-                .await;
+            requeue(&acker).await;
         }
     }
 }
@@ -348,13 +341,7 @@ async fn reap(flight: Weak<Flight>, mut stop: watch::Receiver<bool>) {
                 continue;
             }
             *lock(&flight.requeues).entry(f.env.id).or_insert(0) += 1;
-            let _ = f
-                .acker
-                .nack(BasicNackOptions {
-                    multiple: false,
-                    requeue: true,
-                })
-                .await;
+            requeue(&f.acker).await;
         }
     }
 }

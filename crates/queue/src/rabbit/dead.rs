@@ -8,11 +8,11 @@
 //! process are serialized.
 
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicGetOptions, BasicNackOptions, QueueDeclareOptions};
+use lapin::options::{BasicAckOptions, BasicGetOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 
 use super::core::Core;
-use super::message::read_dead;
+use super::message::{read_dead, requeue};
 use crate::driver::Result;
 use crate::job::DeadJob;
 
@@ -51,13 +51,7 @@ impl Scan {
                 Some(job) => items.push((job, d)),
                 None => {
                     tracing::error!("rabbitmq: unreadable dead letter left in place");
-                    let _ = d
-                        .acker
-                        .nack(BasicNackOptions {
-                            multiple: false,
-                            requeue: true,
-                        })
-                        .await;
+                    requeue(&d.acker).await;
                 }
             }
         }
@@ -73,13 +67,7 @@ impl Scan {
             }
         }
         for (_, d) in self.items {
-            let _ = d
-                .acker
-                .nack(BasicNackOptions {
-                    multiple: false,
-                    requeue: true,
-                })
-                .await;
+            requeue(&d.acker).await;
         }
         let _ = self.ch.close(200, "scan done".into()).await;
         result

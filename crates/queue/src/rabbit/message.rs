@@ -3,7 +3,9 @@
 //! carry message_id = job id, persistence, and headers mirroring the
 //! envelope for operators looking at the broker (kind, attempt, …).
 
+use lapin::options::BasicNackOptions;
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::Acker;
 use lapin::BasicProperties;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -138,4 +140,15 @@ pub fn read_dead(p: &BasicProperties, body: &[u8]) -> Option<DeadJob> {
             .and_then(|t| i64::try_from(t).ok())
             .map_or(e.enqueued_at, |s| s.saturating_mul(1000)),
     })
+}
+
+/// Hands a delivery back to its queue (it is delivered again); failures are
+/// ignored because a closed channel requeues it anyway.
+pub async fn requeue(acker: &Acker) {
+    let _ = acker
+        .nack(BasicNackOptions {
+            multiple: false,
+            requeue: true,
+        })
+        .await;
 }

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use lapin::options::{BasicAckOptions, BasicNackOptions, QueueDeclareOptions, QueueDeleteOptions};
+use lapin::options::{BasicAckOptions, QueueDeclareOptions, QueueDeleteOptions};
 use lapin::types::FieldTable;
 use rocket_store::{Db, Tx};
 use tokio::sync::watch;
@@ -35,7 +35,7 @@ use self::conn::Broker;
 use self::consumer::{Flight, InFlight, Kinds};
 use self::core::{Core, Outgoing, Relay};
 use self::dead::Scan;
-use self::message::{dead_properties, Envelope};
+use self::message::{dead_properties, requeue, Envelope};
 use crate::driver::{Driver, QueueError, Result};
 use crate::job::{now_ms, DeadJob, Enqueued, Job, JobId, KindStats, NewJob};
 use crate::outbox::{Outbox, RelayOptions};
@@ -147,13 +147,7 @@ impl RabbitDriver {
     /// A settle whose publish failed: give the delivery back so it comes
     /// again (its lease is gone, so nothing else would).
     async fn give_back(f: InFlight) {
-        let _ = f
-            .acker
-            .nack(BasicNackOptions {
-                multiple: false,
-                requeue: true,
-            })
-            .await;
+        requeue(&f.acker).await;
     }
 
     /// Messages in a queue, None when it does not exist (a passive declare
