@@ -40,11 +40,14 @@ impl Handler for Record {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known defect: in about 1 run of 3 the driver stops consuming after the cut (~242 of 500 done after 60 s); run with --ignored while fixing"]
 async fn a_dropped_connection_loses_no_job() {
     if let Err(e) = RabbitBroker::connect(&support::amqp_url()).await {
         return support::unreachable::<()>("RabbitMQ", e).unwrap_or(());
     }
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("rocket_queue=debug,lapin=warn")
+        .with_test_writer()
+        .try_init();
     let proxy = Arc::new(Proxy::start(&support::amqp_host()).await);
     let broker = RabbitBroker::connect(&support::amqp_url_via(proxy.addr))
         .await
@@ -114,6 +117,9 @@ async fn a_dropped_connection_loses_no_job() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if done < n {
+        eprintln!("DIAG stats {:?}", driver.stats().await);
     }
     workers.shutdown(Duration::from_secs(5)).await;
     let total = seen.0.lock().expect("lock").len();

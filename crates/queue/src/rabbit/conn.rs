@@ -18,6 +18,45 @@ use crate::driver::{QueueError, Result};
 
 pub const DRIVER: &str = "rabbitmq";
 
+/// The deadline of every broker operation. lapin can leave a request made
+/// on a connection that died uncleanly pending forever; one such await
+/// would stall its task for good (a consumer that never resubscribes, an
+/// acker that never acks again), so none waits unbounded.
+pub const OP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A broker operation that failed or ran out of time.
+#[derive(Debug)]
+pub enum OpError {
+    Broker(lapin::Error),
+    TimedOut,
+}
+
+impl std::fmt::Display for OpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpError::Broker(e) => e.fmt(f),
+            OpError::TimedOut => write!(f, "no answer from the broker within {}s", OP_TIMEOUT.as_secs()),
+        }
+    }
+}
+
+/// `fut` with the [`OP_TIMEOUT`] deadline.
+pub async fn bounded<T>(
+    fut: impl std::future::Future<Output = lapin::Result<T>>,
+) -> std::result::Result<T, OpError> {
+    within(OP_TIMEOUT, fut).await
+}
+
+pub async fn within<T>(
+    limit: Duration,
+    fut: impl std::future::Future<Output = lapin::Result<T>>,
+) -> std::result::Result<T, OpError> {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(r) => r.map_err(OpError::Broker),
+        Err(_) => Err(OpError::TimedOut),
+    }
+}
+
 /// One live connection, with the shared publishing channel (publisher
 /// confirms on). A channel-level error kills only that channel: it is
 /// re-created on the next publish.
@@ -31,15 +70,15 @@ impl Link {
         self.conn.status().connected()
     }
 
-    pub async fn publisher(&self) -> lapin::Result<Channel> {
+    pub async fn publisher(&self) -> std::result::Result<Channel, OpError> {
         let mut slot = self.publish.lock().await;
         if let Some(ch) = slot.as_ref() {
             if ch.status().connected() {
                 return Ok(ch.clone());
             }
         }
-        let ch = self.conn.create_channel().await?;
-        ch.confirm_select(ConfirmSelectOptions::default()).await?;
+        let ch = bounded(self.conn.create_channel()).await?;
+        bounded(ch.confirm_select(ConfirmSelectOptions::default())).await?;
         *slot = Some(ch.clone());
         Ok(ch)
     }
@@ -151,7 +190,7 @@ async fn supervise(
 ) {
     loop {
         if !lost(&link, &mut stop).await || *stop.borrow() {
-            let _ = link.conn.close(200, "closing".into()).await;
+            let _ = bounded(link.conn.close(200, "closing".into())).await;
             let _ = tx.send(None);
             return;
         }
@@ -183,6 +222,14 @@ async fn supervise(
 
 #[cfg(test)]
 mod tests {
+    #[tokio::test]
+    async fn an_unanswered_operation_ends_at_its_deadline() {
+        let never = std::future::pending::<lapin::Result<()>>();
+        let r = super::within(std::time::Duration::from_millis(20), never).await;
+        assert!(matches!(r, Err(super::OpError::TimedOut)), "{r:?}");
+        assert!(super::OpError::TimedOut.to_string().contains("no answer"));
+    }
+
     #[test]
     fn host_hides_credentials() {
         assert_eq!(

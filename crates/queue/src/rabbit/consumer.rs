@@ -23,6 +23,7 @@ use lapin::Acker;
 use tokio::sync::{watch, Notify};
 use uuid::Uuid;
 
+use super::conn::bounded;
 use super::core::Core;
 use super::message::{delivery_count, requeue, Envelope};
 use super::topology::bucket_for;
@@ -186,7 +187,7 @@ impl Kinds {
                 // dead-letter exchange keeps it in the dead queue.
                 tracing::error!(kind = %ks.kind, error = %e, "rabbitmq: unreadable message dead-lettered");
                 tokio::spawn(async move {
-                    let _ = d.acker.reject(BasicRejectOptions { requeue: false }).await;
+                    let _ = bounded(d.acker.reject(BasicRejectOptions { requeue: false })).await;
                 });
                 return;
             }
@@ -244,7 +245,7 @@ async fn repark(core: Arc<Core>, env: Envelope, acker: Acker) {
     .await;
     match r {
         Ok(()) => {
-            let _ = acker.ack(BasicAckOptions::default()).await;
+            let _ = bounded(acker.ack(BasicAckOptions::default())).await;
         }
         Err(e) => {
             tracing::warn!(job = %env.id, error = %e, "rabbitmq: could not re-park a delayed job; it comes back");
@@ -267,19 +268,20 @@ async fn run(kinds: Arc<Kinds>, ks: Arc<KindState>) {
         let sub = async {
             core.ensure_work(&ks.kind).await?;
             let link = core.link().await?;
-            let ch = link.conn.create_channel().await.map_err(|e| core.err(e))?;
-            ch.basic_qos(PREFETCH, BasicQosOptions::default())
+            let ch = bounded(link.conn.create_channel())
                 .await
                 .map_err(|e| core.err(e))?;
-            let consumer = ch
-                .basic_consume(
-                    queue.as_str().into(),
-                    "".into(),
-                    BasicConsumeOptions::default(),
-                    FieldTable::default(),
-                )
+            bounded(ch.basic_qos(PREFETCH, BasicQosOptions::default()))
                 .await
                 .map_err(|e| core.err(e))?;
+            let consumer = bounded(ch.basic_consume(
+                queue.as_str().into(),
+                "".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            ))
+            .await
+            .map_err(|e| core.err(e))?;
             Ok::<_, crate::QueueError>((ch, consumer))
         }
         .await;
@@ -306,14 +308,14 @@ async fn run(kinds: Arc<Kinds>, ks: Arc<KindState>) {
                 },
                 _ = stop.changed() => {
                     // Closing the channel returns its unacked deliveries.
-                    let _ = ch.close(200, "driver closed".into()).await;
+                    let _ = bounded(ch.close(200, "driver closed".into())).await;
                     return;
                 }
             }
         }
         // What the dead channel delivered comes back from the broker.
         lock(&ks.buffer).clear();
-        let _ = ch.close(200, "resubscribing".into()).await;
+        let _ = bounded(ch.close(200, "resubscribing".into())).await;
     }
 }
 

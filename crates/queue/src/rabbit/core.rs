@@ -11,7 +11,7 @@ use lapin::options::{BasicPublishOptions, ExchangeDeclareOptions, QueueBindOptio
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Confirmation, ExchangeKind};
 
-use super::conn::{unavailable, Broker, Link};
+use super::conn::{bounded, unavailable, within, Broker, Link, OpError};
 use super::message::{job_properties, Envelope};
 use super::topology::{self as topo, Names};
 use crate::driver::{QueueError, Result};
@@ -21,6 +21,11 @@ use crate::outbox::Publish;
 /// How long a publish waits for a lost connection to come back before it
 /// answers Unavailable (the caller, or the outbox relay, retries).
 const PUBLISH_WAIT: Duration = Duration::from_secs(2);
+
+/// How long a published batch waits for its confirms before it counts as
+/// not published (the caller retries; the broker may then hold a copy:
+/// at-least-once, same job id).
+const CONFIRM_WAIT: Duration = Duration::from_secs(10);
 
 pub struct Core {
     pub broker: Arc<Broker>,
@@ -74,19 +79,18 @@ impl Core {
 
     /// Declares on a throwaway channel: a failed declare closes its channel,
     /// and that must not be the publishing or a consuming one.
-    async fn declare(&self, link: &Link, name: &str, args: FieldTable) -> lapin::Result<()> {
-        let ch = link.conn.create_channel().await?;
-        let r = ch
-            .queue_declare(
-                name.into(),
-                QueueDeclareOptions {
-                    durable: true,
-                    ..Default::default()
-                },
-                args,
-            )
-            .await;
-        let _ = ch.close(200, "declared".into()).await;
+    async fn declare(&self, link: &Link, name: &str, args: FieldTable) -> std::result::Result<(), OpError> {
+        let ch = bounded(link.conn.create_channel()).await?;
+        let r = bounded(ch.queue_declare(
+            name.into(),
+            QueueDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            args,
+        ))
+        .await;
+        let _ = bounded(ch.close(200, "declared".into())).await;
         r.map(|_| ())
     }
 
@@ -111,8 +115,10 @@ impl Core {
         let dead = self.names.dead();
         self.ensure(&dead, async {
             let link = self.link().await?;
-            let ch = link.conn.create_channel().await.map_err(|e| self.err(e))?;
-            let r = async {
+            let ch = bounded(link.conn.create_channel())
+                .await
+                .map_err(|e| self.err(e))?;
+            let r = bounded(async {
                 ch.exchange_declare(
                     dead.as_str().into(),
                     ExchangeKind::Fanout,
@@ -143,9 +149,9 @@ impl Core {
                     FieldTable::default(),
                 )
                 .await
-            }
+            })
             .await;
-            let _ = ch.close(200, "declared".into()).await;
+            let _ = bounded(ch.close(200, "declared".into())).await;
             r.map_err(|e| self.err(e))
         })
         .await
@@ -220,24 +226,26 @@ impl Core {
         let ch = link.publisher().await.map_err(|e| self.err(e))?;
         let mut confirms = Vec::with_capacity(msgs.len());
         for m in msgs {
-            let c = ch
-                .basic_publish(
-                    "".into(),
-                    m.queue.as_str().into(),
-                    BasicPublishOptions {
-                        mandatory: true,
-                        immediate: false,
-                    },
-                    &m.body,
-                    m.props,
-                )
-                .await
-                .map_err(|e| self.err(e))?;
+            let c = bounded(ch.basic_publish(
+                "".into(),
+                m.queue.as_str().into(),
+                BasicPublishOptions {
+                    mandatory: true,
+                    immediate: false,
+                },
+                &m.body,
+                m.props,
+            ))
+            .await
+            .map_err(|e| self.err(e))?;
             confirms.push(c);
         }
+        // One deadline for the whole batch's confirms, not one per message.
+        let end = tokio::time::Instant::now() + CONFIRM_WAIT;
         let mut failure = None;
         for c in confirms {
-            match c.await {
+            let left = end.saturating_duration_since(tokio::time::Instant::now());
+            match within(left, c).await.map_err(|e| self.err(e)) {
                 Ok(Confirmation::Ack(None)) => {}
                 Ok(Confirmation::Ack(Some(_))) => {
                     failure.get_or_insert(QueueError::Other(
@@ -251,7 +259,7 @@ impl Core {
                     failure.get_or_insert(QueueError::Other("rabbitmq: publisher confirms are off".into()));
                 }
                 Err(e) => {
-                    failure.get_or_insert(self.err(e));
+                    failure.get_or_insert(e);
                 }
             }
         }

@@ -11,6 +11,7 @@ use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicGetOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 
+use super::conn::bounded;
 use super::core::Core;
 use super::message::{read_dead, requeue};
 use crate::driver::Result;
@@ -25,24 +26,24 @@ impl Scan {
     pub async fn start(core: &Core) -> Result<Scan> {
         core.ensure_dead().await?;
         let link = core.link().await?;
-        let ch = link.conn.create_channel().await.map_err(|e| core.err(e))?;
-        let q = core.names.dead();
-        let count = ch
-            .queue_declare(
-                q.as_str().into(),
-                QueueDeclareOptions {
-                    durable: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
+        let ch = bounded(link.conn.create_channel())
             .await
-            .map_err(|e| core.err(e))?
-            .message_count();
+            .map_err(|e| core.err(e))?;
+        let q = core.names.dead();
+        let count = bounded(ch.queue_declare(
+            q.as_str().into(),
+            QueueDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        ))
+        .await
+        .map_err(|e| core.err(e))?
+        .message_count();
         let mut items = Vec::new();
         for _ in 0..count {
-            let got = ch
-                .basic_get(q.as_str().into(), BasicGetOptions { no_ack: false })
+            let got = bounded(ch.basic_get(q.as_str().into(), BasicGetOptions { no_ack: false }))
                 .await
                 .map_err(|e| core.err(e))?;
             let Some(m) = got else { break };
@@ -62,14 +63,14 @@ impl Scan {
     pub async fn finish(self, remove: Vec<Delivery>, core: &Core) -> Result<()> {
         let mut result = Ok(());
         for d in remove {
-            if let Err(e) = d.acker.ack(BasicAckOptions::default()).await {
+            if let Err(e) = bounded(d.acker.ack(BasicAckOptions::default())).await {
                 result = Err(core.err(e));
             }
         }
         for (_, d) in self.items {
             requeue(&d.acker).await;
         }
-        let _ = self.ch.close(200, "scan done".into()).await;
+        let _ = bounded(self.ch.close(200, "scan done".into())).await;
         result
     }
 }

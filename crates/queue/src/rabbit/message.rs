@@ -10,6 +10,7 @@ use lapin::BasicProperties;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::conn::bounded;
 use crate::job::{now_ms, DeadJob, NewJob, DEFAULT_MAX_ATTEMPTS};
 
 /// `type` property of job messages and of dead letters.
@@ -145,10 +146,9 @@ pub fn read_dead(p: &BasicProperties, body: &[u8]) -> Option<DeadJob> {
 /// Hands a delivery back to its queue (it is delivered again); failures are
 /// ignored because a closed channel requeues it anyway.
 pub async fn requeue(acker: &Acker) {
-    let _ = acker
-        .nack(BasicNackOptions {
-            multiple: false,
-            requeue: true,
-        })
-        .await;
+    let _ = bounded(acker.nack(BasicNackOptions {
+        multiple: false,
+        requeue: true,
+    }))
+    .await;
 }

@@ -117,21 +117,23 @@ impl RabbitDriver {
         let link = self.core.link().await?;
         let mut n = 0;
         for name in self.core.declared_names() {
-            let ch = link.conn.create_channel().await.map_err(|e| self.core.err(e))?;
-            if ch
-                .queue_delete(name.as_str().into(), QueueDeleteOptions::default())
+            let ch = conn::bounded(link.conn.create_channel())
+                .await
+                .map_err(|e| self.core.err(e))?;
+            if conn::bounded(ch.queue_delete(name.as_str().into(), QueueDeleteOptions::default()))
                 .await
                 .is_ok()
             {
                 n += 1;
             }
-            let _ = ch.close(200, "deleted".into()).await;
+            let _ = conn::bounded(ch.close(200, "deleted".into())).await;
         }
-        let ch = link.conn.create_channel().await.map_err(|e| self.core.err(e))?;
-        let _ = ch
-            .exchange_delete(self.core.names.dead().as_str().into(), Default::default())
+        let ch = conn::bounded(link.conn.create_channel())
+            .await
+            .map_err(|e| self.core.err(e))?;
+        let _ = conn::bounded(ch.exchange_delete(self.core.names.dead().as_str().into(), Default::default()))
             .await;
-        let _ = ch.close(200, "deleted".into()).await;
+        let _ = conn::bounded(ch.close(200, "deleted".into())).await;
         Ok(n)
     }
 
@@ -153,21 +155,20 @@ impl RabbitDriver {
     /// Messages in a queue, None when it does not exist (a passive declare
     /// of a missing queue closes its channel, so each gets a fresh one).
     async fn count(&self, link: &conn::Link, queue: &str) -> Option<u64> {
-        let ch = link.conn.create_channel().await.ok()?;
-        let r = ch
-            .queue_declare(
-                queue.into(),
-                QueueDeclareOptions {
-                    passive: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
-            .await
-            .ok()
-            .map(|q| u64::from(q.message_count()));
+        let ch = conn::bounded(link.conn.create_channel()).await.ok()?;
+        let r = conn::bounded(ch.queue_declare(
+            queue.into(),
+            QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        ))
+        .await
+        .ok()
+        .map(|q| u64::from(q.message_count()));
         if ch.status().connected() {
-            let _ = ch.close(200, "counted".into()).await;
+            let _ = conn::bounded(ch.close(200, "counted".into())).await;
         }
         r
     }
@@ -234,12 +235,30 @@ impl Driver for RabbitDriver {
             return Ok(()); // its visibility ran out: someone else has it now
         };
         self.flight.forget(job.id);
-        f.acker
-            .ack(BasicAckOptions::default())
+        if !f.acker.usable() {
+            // Its channel died: the broker hands the job out again, and an
+            // ack sent now would only wait for a connection that is gone.
+            return Err(self
+                .core
+                .err("delivery channel lost before the ack; the job comes again"));
+        }
+        conn::bounded(f.acker.ack(BasicAckOptions::default()))
             .await
             .map_err(|e| self.core.err(e))?;
         self.release_key(&f.env).await;
         Ok(())
+    }
+
+    /// Every job gets its ack even when one fails (a lost channel fails
+    /// only its own deliveries); the first error is reported.
+    async fn ack_many(&self, jobs: &[Job]) -> Result<()> {
+        let mut first = None;
+        for j in jobs {
+            if let Err(e) = self.ack(j).await {
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
     }
 
     async fn retry(&self, job: &Job, error: &str, retry_at: i64) -> Result<()> {
@@ -260,8 +279,7 @@ impl Driver for RabbitDriver {
             return Err(e);
         }
         self.flight.forget(job.id);
-        f.acker
-            .ack(BasicAckOptions::default())
+        conn::bounded(f.acker.ack(BasicAckOptions::default()))
             .await
             .map_err(|e| self.core.err(e))?;
         Ok(())
@@ -297,8 +315,7 @@ impl Driver for RabbitDriver {
             return Err(e);
         }
         self.flight.forget(job.id);
-        f.acker
-            .ack(BasicAckOptions::default())
+        conn::bounded(f.acker.ack(BasicAckOptions::default()))
             .await
             .map_err(|e| self.core.err(e))?;
         self.release_key(&f.env).await;
