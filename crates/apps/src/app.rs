@@ -32,6 +32,8 @@ pub struct AppContext {
     pub queue: Queue,
     /// The consumers of the node's registered job kinds for this app.
     workers: std::sync::Mutex<Vec<Workers>>,
+    /// Per-app services of the node's subsystems (stopped after the workers).
+    services: std::sync::Mutex<Vec<Arc<dyn crate::jobs::AppService>>>,
 }
 
 impl AppContext {
@@ -64,12 +66,21 @@ impl AppContext {
             effects: Effects::none(),
             queue,
             workers: std::sync::Mutex::new(Vec::new()),
+            services: std::sync::Mutex::new(Vec::new()),
         }
     }
 
     /// Starts consuming a job kind for this app.
     pub fn add_workers(&self, w: Workers) {
         self.workers.lock().unwrap_or_else(|p| p.into_inner()).push(w);
+    }
+
+    pub fn add_service(&self, s: Arc<dyn crate::jobs::AppService>) {
+        self.services.lock().unwrap_or_else(|p| p.into_inner()).push(s);
+    }
+
+    fn take_services(&self) -> Vec<Arc<dyn crate::jobs::AppService>> {
+        std::mem::take(&mut *self.services.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     fn take_workers(&self) -> Vec<Workers> {
@@ -81,6 +92,7 @@ impl AppContext {
     /// queue's background tasks stop, the pool closes.
     pub fn close(&self) {
         drop(self.take_workers());
+        drop(self.take_services());
         let driver = self.queue.driver().clone();
         tokio::spawn(async move { driver.close().await });
         self.db.close();
@@ -90,6 +102,9 @@ impl AppContext {
     pub async fn shutdown(&self, deadline: std::time::Duration) {
         let drains = self.take_workers().into_iter().map(|w| w.shutdown(deadline));
         futures_util::future::join_all(drains).await;
+        for s in self.take_services() {
+            s.stop().await;
+        }
         self.queue.driver().close().await;
         self.db.close();
     }

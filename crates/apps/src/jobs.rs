@@ -30,7 +30,19 @@ pub struct JobKind {
 pub struct Plugins {
     pub effects: Effects,
     pub jobs: Vec<JobKind>,
+    /// Per-app services, started before the app's job consumers.
+    pub services: Vec<MakeService>,
 }
+
+/// What a subsystem keeps per app (a log writer, a buffer) that must finish
+/// its work on a graceful stop, after the app's consumers have drained and
+/// before its pool closes.
+pub trait AppService: Send + Sync {
+    fn stop(&self) -> futures_util::future::BoxFuture<'_, ()>;
+}
+
+/// Starts a subsystem's service for one app.
+pub type MakeService = Arc<dyn Fn(&Arc<AppContext>) -> Arc<dyn AppService> + Send + Sync>;
 
 pub(crate) fn default_options(q: &QueueConfig) -> KindOptions {
     KindOptions {

@@ -16,7 +16,7 @@ pub mod users;
 
 pub use accounts::{Accounts, TokenPair};
 pub use app::AppContext;
-pub use jobs::{JobKind, MakeHandler, Plugins};
+pub use jobs::{AppService, JobKind, MakeHandler, MakeService, Plugins};
 pub use platform::{
     app_accounts, db_name_for, valid_app_name, NewApp, Platform, APP_ADMIN_EMAIL, PLATFORM_EMAIL,
     SEED_PASSWORD,

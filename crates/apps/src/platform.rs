@@ -40,6 +40,7 @@ pub struct Platform {
     pub queue: rocket_queue::Backend,
     policies: Arc<rocket_queue::Policies>,
     jobs: Arc<[JobKind]>,
+    services: Arc<[crate::jobs::MakeService]>,
 }
 
 /// Body of POST /api/_platform/apps.
@@ -82,7 +83,7 @@ impl Platform {
             config,
             Plugins {
                 effects,
-                jobs: Vec::new(),
+                ..Plugins::default()
             },
         )
         .await
@@ -126,6 +127,7 @@ impl Platform {
             queue,
             policies,
             jobs: plugins.jobs.into(),
+            services: plugins.services.into(),
             config,
             mgmt,
             storage,
@@ -156,6 +158,9 @@ impl Platform {
     }
 
     fn insert(&self, ctx: Arc<AppContext>) {
+        for make in self.services.iter() {
+            ctx.add_service(make(&ctx));
+        }
         let defaults = jobs::default_options(&self.config.queue);
         for job in self.jobs.iter() {
             let handler = (job.make)(&ctx);

@@ -58,6 +58,17 @@ pub const ENV_KEYS: &[&str] = &[
     "queue.concurrency",
     "queue.poll_interval_ms",
     "queue.shutdown_timeout_secs",
+    "webhooks.timeout_secs",
+    "webhooks.response_limit_bytes",
+    "webhooks.retry_base_secs",
+    "webhooks.concurrency",
+    "webhooks.per_host_concurrency",
+    "webhooks.breaker_failures",
+    "webhooks.breaker_cooldown_secs",
+    "webhooks.block_private",
+    "webhooks.log_flush_ms",
+    "webhooks.log_buffer",
+    "webhooks.secret_grace_secs",
 ];
 
 /// The reference's spellings for top-level keys (`JWT_SECRET`, ...).

@@ -248,6 +248,59 @@ pub struct QueueConfig {
     pub shutdown_timeout_secs: u64,
 }
 
+/// Webhook delivery (`webhooks.*`): timeouts, retries, circuit breakers,
+/// concurrency and the private-target guard.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// Per delivery attempt, sync and async (the contract's 30 s).
+    pub timeout_secs: u64,
+    /// Response bytes kept in the log (the contract's 64 KiB); the rest is
+    /// not read.
+    pub response_limit_bytes: usize,
+    /// The retry schedule's unit: retry n waits `retry_base_secs × 2^n`
+    /// (exponential) or `× n` (linear); the first waits `retry_base_secs`.
+    pub retry_base_secs: f64,
+    /// Async deliveries running at once, per app and node.
+    pub concurrency: usize,
+    /// Deliveries running at once to one host, so a slow receiver cannot
+    /// hold every worker; the rest wait on the queue.
+    pub per_host_concurrency: usize,
+    /// Consecutive failures that open a target URL's circuit.
+    pub breaker_failures: u32,
+    /// How long an open circuit fails fast before one probe is let through.
+    pub breaker_cooldown_secs: f64,
+    /// Refuse targets that are (or resolve to) private, loopback or
+    /// link-local addresses, including through redirects.
+    pub block_private: bool,
+    /// Log rows are written in batches at least this often.
+    pub log_flush_ms: u64,
+    /// Log rows held for writing per app; beyond it rows are dropped and
+    /// counted (`rocket_webhook_log_dropped_total`).
+    pub log_buffer: usize,
+    /// How long a rotated-out signing secret still signs (both signatures
+    /// are sent), so receivers can switch without losing a delivery.
+    pub secret_grace_secs: u64,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        WebhooksConfig {
+            timeout_secs: 30,
+            response_limit_bytes: 64 * 1024,
+            retry_base_secs: 30.0,
+            concurrency: 64,
+            per_host_concurrency: 16,
+            breaker_failures: 5,
+            breaker_cooldown_secs: 30.0,
+            block_private: false,
+            log_flush_ms: 200,
+            log_buffer: 10_000,
+            secret_grace_secs: 86_400,
+        }
+    }
+}
+
 impl Default for QueueConfig {
     fn default() -> Self {
         QueueConfig {
@@ -303,6 +356,7 @@ pub struct Config {
     pub writes: WritesConfig,
     pub metrics: MetricsConfig,
     pub queue: QueueConfig,
+    pub webhooks: WebhooksConfig,
 }
 
 impl Default for Config {
@@ -319,6 +373,7 @@ impl Default for Config {
             writes: WritesConfig::default(),
             metrics: MetricsConfig::default(),
             queue: QueueConfig::default(),
+            webhooks: WebhooksConfig::default(),
         }
     }
 }
@@ -421,6 +476,7 @@ impl Config {
             return bad("server.max_connections", "must be at least 1");
         }
         self.validate_queue()?;
+        self.validate_webhooks()?;
         if !self.metrics.listen.is_empty() && self.metrics.listen.parse::<std::net::SocketAddr>().is_err() {
             return bad("metrics.listen", "must be an address like 127.0.0.1:9100");
         }
@@ -464,6 +520,35 @@ impl Config {
         ] {
             if v == 0 {
                 return bad(k, "must be at least 1".into());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    fn validate_webhooks(&self) -> Result<(), ConfigError> {
+        let bad = |k: &str, why: &str| Err(ConfigError::Invalid(format!("{k}: {why}")));
+        let w = &self.webhooks;
+        for (k, v) in [
+            ("webhooks.timeout_secs", w.timeout_secs),
+            ("webhooks.response_limit_bytes", w.response_limit_bytes as u64),
+            ("webhooks.concurrency", w.concurrency as u64),
+            ("webhooks.per_host_concurrency", w.per_host_concurrency as u64),
+            ("webhooks.breaker_failures", u64::from(w.breaker_failures)),
+            ("webhooks.log_flush_ms", w.log_flush_ms),
+            ("webhooks.log_buffer", w.log_buffer as u64),
+        ] {
+            if v == 0 {
+                return bad(k, "must be at least 1");
+            }
+        }
+        for (k, v) in [
+            ("webhooks.retry_base_secs", w.retry_base_secs),
+            ("webhooks.breaker_cooldown_secs", w.breaker_cooldown_secs),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return bad(k, "must be a positive number of seconds");
             }
         }
         Ok(())

@@ -36,7 +36,6 @@ impl Action {
 }
 
 /// One change of one record, as the write pipeline made it.
-#[derive(Debug)]
 pub struct Change<'a> {
     /// The app the write belongs to.
     pub app: &'a str,
@@ -54,6 +53,12 @@ pub struct Change<'a> {
     /// job that exists exactly when this write commits; `committed()` in
     /// `after_commit` wakes its consumers at once.
     pub queue: Option<&'a rocket_queue::Queue>,
+    /// The app database, for work that must not join the write's
+    /// transaction (logs written whether or not it commits).
+    pub db: &'a rocket_store::Db,
+    /// The entity's rules, machines, webhooks and workflows in the snapshot
+    /// the write ran on.
+    pub logic: Option<&'a rocket_meta::logic::EntityLogic>,
 }
 
 /// A subsystem that reacts to committed changes. Both methods default to
@@ -93,6 +98,18 @@ impl Effects {
     /// No handlers: writes commit and answer, nothing else happens.
     pub fn none() -> Effects {
         Effects::default()
+    }
+
+    /// These handlers, then `other`'s.
+    pub fn and(&self, other: &Effects) -> Effects {
+        Effects {
+            handlers: self
+                .handlers
+                .iter()
+                .chain(other.handlers.iter())
+                .cloned()
+                .collect(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {

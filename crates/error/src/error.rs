@@ -20,6 +20,9 @@ pub enum ErrorCode {
     RateLimited,
     AiRequestFailed,
     AiNotConfigured,
+    /// A sync webhook could not be reached (network error, timeout, open
+    /// circuit): 502.
+    WebhookFailed,
     Overloaded,
     Internal,
 }
@@ -41,6 +44,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => "RATE_LIMITED",
             ErrorCode::AiRequestFailed => "AI_REQUEST_FAILED",
             ErrorCode::AiNotConfigured => "AI_NOT_CONFIGURED",
+            ErrorCode::WebhookFailed => "WEBHOOK_FAILED",
             ErrorCode::Overloaded => "OVERLOADED",
             ErrorCode::Internal => "INTERNAL_ERROR",
         }
@@ -59,7 +63,7 @@ impl ErrorCode {
             ErrorCode::ValidationFailed => 422,
             ErrorCode::RateLimited => 429,
             ErrorCode::Internal => 500,
-            ErrorCode::AiRequestFailed => 502,
+            ErrorCode::AiRequestFailed | ErrorCode::WebhookFailed => 502,
             ErrorCode::Overloaded | ErrorCode::AiNotConfigured => 503,
         }
     }

@@ -101,6 +101,16 @@ pub fn router(state: AppState) -> Router {
         .route("/workflows/{id}", routes::admin_logic::item(Kind::Workflow))
         .route("/webhooks", routes::admin_logic::collection(Kind::Webhook))
         .route("/webhooks/{id}", routes::admin_logic::item(Kind::Webhook))
+        .route(
+            "/webhooks/{id}/secret",
+            post(routes::admin_webhooks::rotate_secret).delete(routes::admin_webhooks::delete_secret),
+        )
+        .route("/webhook-logs", get(routes::admin_webhooks::list_logs))
+        .route("/webhook-logs/{id}", get(routes::admin_webhooks::get_log))
+        .route(
+            "/webhook-logs/{id}/retry",
+            post(routes::admin_webhooks::retry_log),
+        )
         .route("/users", get(aa::list_users).post(aa::create_user))
         .route(
             "/users/{id}",

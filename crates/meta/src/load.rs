@@ -5,7 +5,7 @@ use crate::logic::{compile_machine, compile_rule, Compiled};
 use crate::model::{parse_def, EntityDef, RelationDef};
 use crate::permissions::{Condition, Policy};
 use crate::registry::Registry;
-use crate::webhooks::compile_webhook;
+use crate::webhooks::{compile_webhook, Secrets};
 use crate::workflows::compile_workflow;
 
 /// Reads every entity and relation of an app and compiles a snapshot.
@@ -18,7 +18,7 @@ pub async fn load_registry(db: &Db) -> Result<Registry> {
                 ("SELECT id, entity, action, roles, conditions FROM _permissions ORDER BY created_at, id", &[]),
                 ("SELECT id, entity, hook, type, definition, priority, active FROM _rules ORDER BY priority, created_at", &[]),
                 ("SELECT id, entity, field, definition, active FROM _state_machines ORDER BY created_at", &[]),
-                ("SELECT id, entity, hook, url, method, headers, condition, async, retry, active FROM _webhooks ORDER BY created_at", &[]),
+                ("SELECT w.id, w.entity, w.hook, w.url, w.method, w.headers, w.condition, w.async, w.retry, w.active, s.secret, s.previous, s.previous_until FROM _webhooks w LEFT JOIN _webhook_secrets s ON s.webhook_id = w.id ORDER BY w.created_at", &[]),
                 ("SELECT id, name, trigger, context, steps, active FROM _workflows ORDER BY name", &[]),
             ])
             .await?
@@ -67,6 +67,13 @@ pub async fn load_registry(db: &Db) -> Result<Registry> {
                 row.bool("async").unwrap_or(true),
                 &normalized_json(row.json("retry")),
             )
+            .map(|w| {
+                w.with_secrets(Secrets {
+                    current: row.str("secret").filter(|s| !s.is_empty()),
+                    previous: row.str("previous").filter(|s| !s.is_empty()),
+                    previous_until: row.timestamp("previous_until"),
+                })
+            })
         })
         .collect();
     let workflows = workflows

@@ -50,6 +50,40 @@ pub struct Retry {
     pub backoff: Backoff,
 }
 
+/// A webhook's signing secrets (`whsec_…`, Standard Webhooks). Never
+/// serialized: only the deliverer reads them.
+#[derive(Clone, Default)]
+pub struct Secrets {
+    pub current: Option<String>,
+    /// The secret before the last rotation; it signs too until `previous_until`.
+    pub previous: Option<String>,
+    pub previous_until: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Secrets(set: {}, previous: {})",
+            self.current.is_some(),
+            self.previous.is_some()
+        )
+    }
+}
+
+impl Secrets {
+    /// The secrets that sign a delivery made at `now`, newest first.
+    pub fn signing(&self, now: chrono::DateTime<chrono::Utc>) -> Vec<&str> {
+        let mut out: Vec<&str> = self.current.iter().map(String::as_str).collect();
+        if let (Some(p), Some(until)) = (&self.previous, self.previous_until) {
+            if now < until {
+                out.push(p);
+            }
+        }
+        out
+    }
+}
+
 #[derive(Debug)]
 pub struct Webhook {
     pub id: String,
@@ -64,9 +98,15 @@ pub struct Webhook {
     pub condition: Option<Expr>,
     pub is_async: bool,
     pub retry: Retry,
+    pub secrets: Secrets,
 }
 
 impl Webhook {
+    pub fn with_secrets(mut self, secrets: Secrets) -> Webhook {
+        self.secrets = secrets;
+        self
+    }
+
     /// Whether this webhook takes part in `hook` (active filtering is done
     /// by the loader).
     pub fn fires_on(&self, hook: Hook) -> bool {
@@ -134,6 +174,7 @@ pub fn compile_webhook(
         condition,
         is_async,
         retry,
+        secrets: Secrets::default(),
     })
 }
 

@@ -50,9 +50,15 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     start_with(config, rocket_apps::Plugins::default()).await
 }
 
-/// As `start`, with the effect handlers and job kinds of the node's subsystems.
-pub async fn start_with(mut config: Config, plugins: rocket_apps::Plugins) -> anyhow::Result<RunningServer> {
+/// As `start`, with more effect handlers, job kinds and services beside
+/// the node's own subsystems (webhooks), which run first.
+pub async fn start_with(mut config: Config, extra: rocket_apps::Plugins) -> anyhow::Result<RunningServer> {
     secrets::resolve(&mut config)?;
+    let (_hooks, mut plugins) =
+        rocket_hooks::plugins(&config).map_err(|e| anyhow::anyhow!("webhooks: {e}"))?;
+    plugins.effects = plugins.effects.and(&extra.effects);
+    plugins.jobs.extend(extra.jobs);
+    plugins.services.extend(extra.services);
     let bind = format!("{}:{}", config.server.host, config.server.port);
     let grace = Duration::from_secs(config.server.shutdown_timeout_secs);
     let limits = Limits {

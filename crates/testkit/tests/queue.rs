@@ -68,6 +68,7 @@ async fn dead_letters_through_the_admin_api(store: Store, queue: Option<(&str, &
             kind("test.ok", &ok_calls, false),
             kind("test.fail", &fail_calls, true),
         ],
+        ..Default::default()
     };
     if let Some((driver, url)) = queue {
         if !reachable(url).await {

@@ -89,6 +89,7 @@ async fn losing_the_broker_is_reported_and_loses_no_job() {
             retry: None,
             make: Arc::new(move |_| Arc::new(Count(counter.clone()))),
         }],
+        ..Default::default()
     };
     let Some(s) = TestServer::start_with_plugins(Store::Sqlite, plugins, |c| {
         c.queue.driver = "redis".into();

@@ -232,6 +232,11 @@ pub fn normalize(kind: Kind, body: &Json, reg: &Registry) -> Result<Map<String, 
             if !url.starts_with("http://") && !url.starts_with("https://") {
                 return Err(Error::validation("url must start with http:// or https://"));
             }
+            match url::Url::parse(&url) {
+                Ok(u) if u.host_str().is_some_and(|h| !h.is_empty()) => {}
+                Ok(_) => return Err(Error::validation("url must name a host")),
+                Err(e) => return Err(Error::validation(format!("url is not valid: {e}"))),
+            }
             let method = match str_of(b, "method").to_uppercase() {
                 m if m.is_empty() => "POST".to_string(),
                 m => m,
@@ -250,20 +255,83 @@ pub fn normalize(kind: Kind, body: &Json, reg: &Registry) -> Result<Map<String, 
             out.insert("hook".into(), json!(hook));
             out.insert("url".into(), json!(url));
             out.insert("method".into(), json!(method));
-            out.insert("headers".into(), as_json(b.get("headers")).unwrap_or(json!({})));
+            let headers = as_json(b.get("headers")).unwrap_or(json!({}));
+            check_headers(&headers)?;
+            let retry =
+                as_json(b.get("retry")).unwrap_or(json!({"max_attempts": 3, "backoff": "exponential"}));
+            check_retry(&retry)?;
+            out.insert("headers".into(), headers);
             out.insert("condition".into(), json!(condition));
             out.insert(
                 "async".into(),
                 json!(b.get("async").and_then(Json::as_bool).unwrap_or(true)),
             );
-            out.insert(
-                "retry".into(),
-                as_json(b.get("retry")).unwrap_or(json!({"max_attempts": 3, "backoff": "exponential"})),
-            );
+            out.insert("retry".into(), retry);
         }
     }
     out.insert("active".into(), json!(active));
     Ok(out)
+}
+
+/// Webhook headers: an object of header names (RFC 9110 tokens) to string
+/// values without control characters (templates like `{{env.KEY}}` allowed).
+fn check_headers(h: &Json) -> Result<()> {
+    let Some(map) = h.as_object() else {
+        return Err(Error::validation(
+            "headers must be an object of header names to string values",
+        ));
+    };
+    for (k, v) in map {
+        let token = !k.is_empty()
+            && k.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c));
+        if !token {
+            return Err(Error::validation(format!(
+                "headers: {k:?} is not a valid header name"
+            )));
+        }
+        match v.as_str() {
+            Some(s)
+                if s.bytes()
+                    .all(|c| c == b'\t' || (0x20..0x7f).contains(&c) || c >= 0x80) => {}
+            Some(_) => {
+                return Err(Error::validation(format!(
+                    "headers: the value of {k} contains a control character"
+                )))
+            }
+            None => {
+                return Err(Error::validation(format!(
+                    "headers: the value of {k} must be a string"
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `{"max_attempts": 1..=100, "backoff": "exponential" | "linear"}`, both optional.
+fn check_retry(r: &Json) -> Result<()> {
+    let Some(map) = r.as_object() else {
+        return Err(Error::validation("retry must be an object"));
+    };
+    for k in map.keys() {
+        if k != "max_attempts" && k != "backoff" {
+            return Err(Error::validation(format!("retry: unknown key {k}")));
+        }
+    }
+    if let Some(m) = map.get("max_attempts") {
+        if !m.as_u64().is_some_and(|n| (1..=100).contains(&n)) {
+            return Err(Error::validation(
+                "retry.max_attempts must be an integer from 1 to 100",
+            ));
+        }
+    }
+    if let Some(b) = map.get("backoff") {
+        if !matches!(b.as_str(), Some("exponential" | "linear")) {
+            return Err(Error::validation("retry.backoff must be exponential or linear"));
+        }
+    }
+    Ok(())
 }
 
 fn bind(col: Col, v: &Json) -> Value {

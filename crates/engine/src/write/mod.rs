@@ -151,8 +151,11 @@ pub struct WriteCx<'a> {
 }
 
 impl WriteCx<'_> {
+    #[allow(clippy::too_many_arguments)]
     fn change<'c>(
         &'c self,
+        db: &'c Db,
+        reg: &'c Registry,
         entity: &'c Entity,
         action: Action,
         fields: &'c Record,
@@ -168,6 +171,8 @@ impl WriteCx<'_> {
             old,
             user: self.caller,
             queue: self.queue,
+            db,
+            logic: reg.logic(&entity.name),
         }
     }
 }
@@ -190,7 +195,7 @@ pub async fn create(
         .await?
         .ok_or_else(|| Error::internal("insert returned no row"))?;
     exec_children(&mut tx, &plan, &row, &cx).await?;
-    let change = wcx.change(entity, Action::Create, &plan.record, Some(&row), None);
+    let change = wcx.change(db, reg, entity, Action::Create, &plan.record, Some(&row), None);
     wcx.effects.before_commit(&mut tx, &change).await?;
     tx.commit().await?;
     wcx.effects.after_commit(&change).await;
@@ -234,7 +239,15 @@ pub async fn update(
     .await?
     .ok_or_else(|| not_found(entity, id))?;
     exec_children(&mut tx, &plan, &row, &cx).await?;
-    let change = wcx.change(entity, Action::Update, &plan.record, Some(&row), Some(&current));
+    let change = wcx.change(
+        db,
+        reg,
+        entity,
+        Action::Update,
+        &plan.record,
+        Some(&row),
+        Some(&current),
+    );
     wcx.effects.before_commit(&mut tx, &change).await?;
     tx.commit().await?;
     wcx.effects.after_commit(&change).await;
@@ -323,7 +336,7 @@ pub async fn delete(
     if delete_by_key(&mut tx, entity, &key).await? == 0 {
         return Err(not_found(entity, id));
     }
-    let change = wcx.change(entity, Action::Delete, &current, None, None);
+    let change = wcx.change(db, reg, entity, Action::Delete, &current, None, None);
     wcx.effects.before_commit(&mut tx, &change).await?;
     tx.commit().await?;
     wcx.effects.after_commit(&change).await;

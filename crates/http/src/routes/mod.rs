@@ -2,6 +2,7 @@ pub mod admin_access;
 pub mod admin_logic;
 pub mod admin_queue;
 pub mod admin_schema;
+pub mod admin_webhooks;
 pub mod ai;
 pub mod app_auth;
 pub mod files;
