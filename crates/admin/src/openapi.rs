@@ -302,6 +302,7 @@ pub fn platform_document() -> Json {
     paths.insert("/api/{app}/_admin/import".into(), json!({"parameters": [app_param.clone()],
         "post": {"operationId": "import", "requestBody": body(&any), "responses": responses((200, ok(any.clone(), "Import summary")), &[400, 401, 403, 422])}}));
     queue_paths(&mut paths, &app_param);
+    webhook_paths(&mut paths, &app_param);
     paths.insert("/api/{app}/_openapi".into(), json!({"parameters": [app_param],
         "get": {"operationId": "app_openapi", "responses": responses((200, ok(any, "OpenAPI document of the app")), &[401, 404])}}));
     json!({
@@ -358,6 +359,52 @@ fn queue_paths(paths: &mut Map<String, Json>, app_param: &Json) {
         "post": {"operationId": "requeue_dead_job", "tags": tag,
             "responses": responses((200, ok(count("requeued"), "Requeued")), &[401, 403, 404, 503])}}),
     );
+}
+
+/// `/_admin/webhook-logs` (http-api.md §9.10) and the signing secret of a
+/// webhook (`/_admin/webhooks/{id}/secret`).
+fn webhook_paths(paths: &mut Map<String, Json>, app_param: &Json) {
+    let tag = json!(["admin webhook logs"]);
+    let data = |inner: Json| json!({"type": "object", "required": ["data"], "properties": {"data": inner}});
+    let ts = json!({"type": ["string", "null"], "format": "date-time"});
+    let log = json!({"type": "object",
+        "required": ["id", "webhook_id", "entity", "hook", "url", "method", "request_headers", "request_body",
+                     "response_status", "response_body", "status", "attempt", "max_attempts", "next_retry_at",
+                     "error", "idempotency_key", "created_at", "updated_at"],
+        "properties": {"id": {"type": "string"}, "webhook_id": {"type": "string"}, "entity": {"type": "string"},
+            "hook": {"type": "string"}, "url": {"type": "string"}, "method": {"type": "string"},
+            "request_headers": {"type": "object"}, "request_body": {},
+            "response_status": {"type": ["integer", "null"]}, "response_body": {"type": "string"},
+            "status": {"type": "string", "enum": ["pending", "delivered", "retrying", "failed"]},
+            "attempt": {"type": "integer"}, "max_attempts": {"type": "integer"}, "next_retry_at": ts.clone(),
+            "error": {"type": "string"}, "idempotency_key": {"type": "string"},
+            "created_at": ts.clone(), "updated_at": ts}});
+    let q = |n: &str| json!({"name": n, "in": "query", "required": false, "schema": {"type": "string"}});
+    let id = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}});
+    paths.insert("/api/{app}/_admin/webhook-logs".into(), json!({"parameters": [app_param],
+        "get": {"operationId": "list_webhook_logs", "tags": tag, "parameters": [q("webhook_id"), q("status"), q("entity")],
+            "responses": responses((200, ok(data(json!({"type": "array", "items": log.clone()})), "Newest first, at most 200")), &[401, 403])}}));
+    paths.insert(
+        "/api/{app}/_admin/webhook-logs/{id}".into(),
+        json!({"parameters": [app_param, id.clone()],
+        "get": {"operationId": "get_webhook_log", "tags": tag,
+            "responses": responses((200, ok(data(log), "Log row")), &[401, 403, 404])}}),
+    );
+    paths.insert("/api/{app}/_admin/webhook-logs/{id}/retry".into(), json!({"parameters": [app_param, id.clone()],
+        "post": {"operationId": "retry_webhook_log", "tags": tag,
+            "responses": responses((200, ok(data(json!({"type": "object"})), "Retrying, due now")), &[401, 403, 404, 422, 503])}}));
+    let secret = data(
+        json!({"type": "object", "required": ["webhook_id", "secret"], "properties": {
+        "webhook_id": {"type": "string"}, "secret": {"type": "string", "pattern": "^whsec_"},
+        "previous_valid_until": {"type": "string", "format": "date-time"}}}),
+    );
+    paths.insert("/api/{app}/_admin/webhooks/{id}/secret".into(), json!({"parameters": [app_param, id],
+        "post": {"operationId": "rotate_webhook_secret", "tags": ["admin webhooks"],
+            "requestBody": {"required": false, "content": {"application/json": {"schema": {"type": "object",
+                "properties": {"secret": {"type": "string", "pattern": "^whsec_"}}}}}},
+            "responses": responses((200, ok(secret, "The new secret, shown only here")), &[400, 401, 403, 404, 422])},
+        "delete": {"operationId": "delete_webhook_secret", "tags": ["admin webhooks"],
+            "responses": responses((200, ok(data(json!({"type": "object"})), "No longer signed")), &[401, 403, 404])}}));
 }
 
 #[cfg(test)]

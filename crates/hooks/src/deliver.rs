@@ -151,6 +151,7 @@ impl Runtime {
         } else if self.breakers.failure(&d.url) {
             tracing::warn!(url = %d.url, "webhook: circuit opened after repeated failures");
         }
+        metrics::gauge!("rocket_webhook_circuits_open").set(self.breakers.open_count() as f64);
         o
     }
 
