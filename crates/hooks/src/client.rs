@@ -76,9 +76,6 @@ pub struct Client {
 
 impl Client {
     pub fn new(timeout: Duration, limit: usize, per_host: usize, guard: bool) -> Result<Client, String> {
-        // reqwest is built without a TLS crypto provider; ring is the one
-        // the rest of the workspace already links. A second install is a no-op.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut b = reqwest::Client::builder()
             .pool_max_idle_per_host(per_host.max(1))
             .pool_idle_timeout(Duration::from_secs(90))
