@@ -42,6 +42,11 @@ pub fn pg_base() -> String {
 
 impl Child {
     pub async fn start(store: Store) -> anyhow::Result<Child> {
+        Child::start_with(store, &[]).await
+    }
+
+    /// Starts with `env` on top of the benchmark's settings.
+    pub async fn start_with(store: Store, env: &[(&str, String)]) -> anyhow::Result<Child> {
         let port = free_port()?;
         let dir = std::env::temp_dir().join(format!("rocket-bench-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir)?;
@@ -56,6 +61,9 @@ impl Child {
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .kill_on_drop(true);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         let mut mgmt_db = None;
         match store {
             Store::Sqlite => {

@@ -140,8 +140,11 @@ pub fn plugins(config: &Config) -> Result<(Arc<Runtime>, Plugins), String> {
         kind: deliver::KIND.to_string(),
         options: Some(KindOptions {
             concurrency: config.webhooks.concurrency,
-            // Longer than any attempt, so a slow receiver is not sent twice.
-            visibility: Duration::from_secs(config.webhooks.timeout_secs + 30)
+            // Longer than any attempt (its timeout, then the log and the
+            // retry's enqueue), so a slow receiver is not sent twice; not
+            // much longer, as it is also how soon a crashed node's
+            // in-flight deliveries go out again.
+            visibility: Duration::from_secs(config.webhooks.timeout_secs + 10)
                 .max(Duration::from_secs(config.queue.visibility_timeout_secs)),
             idle_poll: Duration::from_millis(config.queue.poll_interval_ms),
         }),

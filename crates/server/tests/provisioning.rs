@@ -7,62 +7,11 @@
 //! Skipped without PostgreSQL unless CI=true.
 
 use std::path::Path;
-use std::process::Stdio;
-use std::time::Duration;
 
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::process::{Child, Command};
-use tokio::sync::mpsc;
 
-fn pg_url() -> String {
-    std::env::var("ROCKET_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-/// The test URL pointed at database `db` (URL or libpq key=value form).
-fn url_for(db: &str) -> String {
-    let url = pg_url();
-    match url.rfind('/') {
-        Some(i) if url.starts_with("postgres") && url[..i].contains('@') => format!("{}/{db}", &url[..i]),
-        _ => format!("{url} dbname={db}"),
-    }
-}
-
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or_default();
-    format!("{prefix}{:x}{:x}", std::process::id(), nanos)
-}
-
-/// A superuser connection to the maintenance database, or None (skip) when
-/// PostgreSQL is unreachable outside CI.
-async fn admin() -> Option<tokio_postgres::Client> {
-    let connected = match pg_url().parse::<tokio_postgres::Config>() {
-        Ok(cfg) => tokio::time::timeout(Duration::from_secs(3), cfg.connect(tokio_postgres::NoTls))
-            .await
-            .ok()
-            .and_then(Result::ok),
-        Err(_) => None,
-    };
-    match connected {
-        Some((client, conn)) => {
-            tokio::spawn(conn);
-            Some(client)
-        }
-        None if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") => {
-            panic!("CI=true but PostgreSQL is unreachable at {}", pg_url())
-        }
-        None => {
-            eprintln!(
-                "SKIPPED: provisioning suite (PostgreSQL unreachable at {})",
-                pg_url()
-            );
-            None
-        }
-    }
-}
+mod support;
+use support::{drop_db, pg_admin as admin, unique, url_for, Rocket};
 
 async fn db_exists(pg: &tokio_postgres::Client, db: &str) -> bool {
     let rows = pg
@@ -72,115 +21,29 @@ async fn db_exists(pg: &tokio_postgres::Client, db: &str) -> bool {
     !rows.is_empty()
 }
 
-async fn drop_db(pg: &tokio_postgres::Client, db: &str) {
-    let _ = pg
-        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))
-        .await;
+/// A run against management database `mgmt`, optionally held at a
+/// provisioning step.
+async fn start(mgmt: &str, dir: &Path, pause: Option<&str>) -> Rocket {
+    let mut env = vec![
+        ("DATABASE_URL", url_for(mgmt)),
+        ("ROCKET_DATABASE_DRIVER", "postgres".to_string()),
+        ("ROCKET_DATABASE_POOL_SIZE", "3".to_string()),
+        ("APP_POOL_SIZE", "2".to_string()),
+    ];
+    if let Some(step) = pause {
+        env.push(("ROCKET_TEST_PAUSE_PROVISIONING", step.to_string()));
+    }
+    Rocket::start(dir, &env).await
 }
 
-/// One run of the binary; its stdout and stderr arrive as lines.
-struct Server {
-    child: Child,
-    url: String,
-    lines: mpsc::UnboundedReceiver<String>,
-    http: reqwest::Client,
+trait Apps {
+    async fn create(&self, t: &str, name: &str) -> (u16, Value);
+    async fn delete(&self, t: &str, name: &str) -> u16;
+    async fn status_of(&self, t: &str, name: &str) -> (u16, Value);
+    async fn app_serves(&self, name: &str) -> bool;
 }
 
-fn forward(stream: impl AsyncRead + Unpin + Send + 'static, tx: mpsc::UnboundedSender<String>) {
-    tokio::spawn(async move {
-        let mut lines = BufReader::new(stream).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-}
-
-impl Server {
-    async fn start(mgmt: &str, dir: &Path, pause: Option<&str>) -> Server {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rocket"));
-        cmd.current_dir(dir)
-            .env("DATABASE_URL", url_for(mgmt))
-            .env("ROCKET_DATABASE_DRIVER", "postgres")
-            .env("ROCKET_SERVER_HOST", "127.0.0.1")
-            .env("ROCKET_SERVER_PORT", "0")
-            .env("ROCKET_DATABASE_PATH", dir.join("data"))
-            .env("ROCKET_STORAGE_LOCAL_PATH", dir.join("uploads"))
-            .env("ROCKET_DATABASE_POOL_SIZE", "3")
-            .env("APP_POOL_SIZE", "2")
-            .env_remove("ROCKET_TEST_PAUSE_PROVISIONING")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        if let Some(step) = pause {
-            cmd.env("ROCKET_TEST_PAUSE_PROVISIONING", step);
-        }
-        let mut child = cmd.spawn().expect("spawn rocket");
-        let (tx, lines) = mpsc::unbounded_channel();
-        forward(child.stdout.take().expect("stdout"), tx.clone());
-        forward(child.stderr.take().expect("stderr"), tx);
-        let mut s = Server {
-            child,
-            url: String::new(),
-            lines,
-            http: reqwest::Client::new(),
-        };
-        let line = s.wait_for("Rocket listening on ").await;
-        let addr = line.split("Rocket listening on ").nth(1).unwrap_or_default();
-        s.url = addr.trim().to_string();
-        s
-    }
-
-    /// The first output line containing `needle` (60 s at most).
-    async fn wait_for(&mut self, needle: &str) -> String {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            match tokio::time::timeout_at(deadline, self.lines.recv()).await {
-                Ok(Some(line)) if line.contains(needle) => return line,
-                Ok(Some(_)) => {}
-                Ok(None) => panic!("rocket exited before printing {needle:?}"),
-                Err(_) => panic!("rocket did not print {needle:?} within 60 s"),
-            }
-        }
-    }
-
-    async fn kill9(mut self) {
-        self.child.kill().await.expect("SIGKILL rocket");
-    }
-
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.url));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.expect("request");
-        let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn token(&self) -> String {
-        let (status, body) = self
-            .call(
-                reqwest::Method::POST,
-                "/api/_platform/auth/login",
-                None,
-                Some(json!({"email": "platform@localhost", "password": "changeme"})),
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
-        body["data"]["access_token"].as_str().expect("token").to_string()
-    }
-
+impl Apps for Rocket {
     async fn create(&self, t: &str, name: &str) -> (u16, Value) {
         self.call(
             reqwest::Method::POST,
@@ -236,7 +99,7 @@ async fn killed_while_creating_at(step: &'static str) {
     let (n, d) = (name.clone(), db.clone());
     let Some(check) = admin().await else { return };
     with_mgmt(pg, vec![name], move |mgmt, dir| async move {
-        let mut srv = Server::start(&mgmt, dir.path(), Some(step)).await;
+        let mut srv = start(&mgmt, dir.path(), Some(step)).await;
         let t = srv.token().await;
         let (url, t2, n2) = (srv.url.clone(), t.clone(), n.clone());
         // The create hangs at the pause; its answer never comes.
@@ -252,7 +115,7 @@ async fn killed_while_creating_at(step: &'static str) {
         srv.kill9().await;
         hung.abort();
 
-        let srv = Server::start(&mgmt, dir.path(), None).await;
+        let srv = start(&mgmt, dir.path(), None).await;
         let t = srv.token().await;
         // Recovery on start rolled the half-made app back.
         assert_eq!(
@@ -300,7 +163,7 @@ async fn killed_while_deleting_is_finished_on_start() {
     let name = unique("pd");
     let (n, d) = (name.clone(), format!("rocket_{name}"));
     with_mgmt(pg, vec![name], move |mgmt, dir| async move {
-        let mut srv = Server::start(&mgmt, dir.path(), Some("delete")).await;
+        let mut srv = start(&mgmt, dir.path(), Some("delete")).await;
         let t = srv.token().await;
         assert_eq!(srv.create(&t, &n).await.0, 201);
         let (url, t2, n2) = (srv.url.clone(), t.clone(), n.clone());
@@ -315,7 +178,7 @@ async fn killed_while_deleting_is_finished_on_start() {
         srv.kill9().await;
         hung.abort();
 
-        let srv = Server::start(&mgmt, dir.path(), None).await;
+        let srv = start(&mgmt, dir.path(), None).await;
         let t = srv.token().await;
         assert_eq!(srv.status_of(&t, &n).await.0, 404, "delete not finished on start");
         assert!(
@@ -339,7 +202,7 @@ async fn a_leftover_row_is_rolled_back_by_the_next_create() {
     let name = unique("pl");
     let (n, d) = (name.clone(), format!("rocket_{name}"));
     with_mgmt(pg, vec![name], move |mgmt, dir| async move {
-        let srv = Server::start(&mgmt, dir.path(), None).await;
+        let srv = start(&mgmt, dir.path(), None).await;
         let t = srv.token().await;
         let m = connect(&url_for(&mgmt)).await;
         m.execute(
@@ -370,7 +233,7 @@ async fn orphan_databases_are_adopted_only_when_empty() {
     let (empty, full) = (unique("po"), unique("pf"));
     let (e, f) = (empty.clone(), full.clone());
     with_mgmt(pg, vec![empty, full], move |mgmt, dir| async move {
-        let srv = Server::start(&mgmt, dir.path(), None).await;
+        let srv = start(&mgmt, dir.path(), None).await;
         let t = srv.token().await;
         for n in [&e, &f] {
             check
