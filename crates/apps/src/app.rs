@@ -34,6 +34,8 @@ pub struct AppContext {
     workers: std::sync::Mutex<Vec<Workers>>,
     /// Per-app services of the node's subsystems (stopped after the workers).
     services: std::sync::Mutex<Vec<Arc<dyn crate::jobs::AppService>>>,
+    /// Per-app state of the node's subsystems (an event buffer), by type.
+    ext: std::sync::RwLock<Vec<Arc<dyn std::any::Any + Send + Sync>>>,
 }
 
 impl AppContext {
@@ -67,6 +69,7 @@ impl AppContext {
             queue,
             workers: std::sync::Mutex::new(Vec::new()),
             services: std::sync::Mutex::new(Vec::new()),
+            ext: std::sync::RwLock::new(Vec::new()),
         }
     }
 
@@ -77,6 +80,19 @@ impl AppContext {
 
     pub fn add_service(&self, s: Arc<dyn crate::jobs::AppService>) {
         self.services.lock().unwrap_or_else(|p| p.into_inner()).push(s);
+    }
+
+    /// Keeps a subsystem's per-app state where the HTTP layer finds it.
+    pub fn insert_ext<T: std::any::Any + Send + Sync>(&self, value: Arc<T>) {
+        let mut ext = self.ext.write().unwrap_or_else(|p| p.into_inner());
+        ext.retain(|e| !e.is::<T>());
+        ext.push(value);
+    }
+
+    /// The state of type `T` a subsystem keeps for this app.
+    pub fn ext<T: std::any::Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        let ext = self.ext.read().unwrap_or_else(|p| p.into_inner());
+        ext.iter().find_map(|e| e.clone().downcast::<T>().ok())
     }
 
     fn take_services(&self) -> Vec<Arc<dyn crate::jobs::AppService>> {

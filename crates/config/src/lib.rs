@@ -159,6 +159,15 @@ pub struct InstrumentationConfig {
     pub sampling_rate: f64,
     pub buffer_size: usize,
     pub flush_interval_ms: u64,
+    /// Events held per app waiting for their write; beyond, spans are
+    /// dropped (counted) and ingestion answers 503.
+    pub buffer_capacity: usize,
+    /// Most events one `POST /_events/batch` may carry (413 beyond).
+    pub batch_max_events: usize,
+    /// Largest `POST /_events/batch` body (413 beyond).
+    pub batch_max_bytes: usize,
+    /// How often retention runs (the contract's hourly).
+    pub retention_interval_secs: u64,
 }
 
 impl Default for InstrumentationConfig {
@@ -169,6 +178,10 @@ impl Default for InstrumentationConfig {
             sampling_rate: 1.0,
             buffer_size: 500,
             flush_interval_ms: 100,
+            buffer_capacity: 100_000,
+            batch_max_events: 10_000,
+            batch_max_bytes: 16 * 1024 * 1024,
+            retention_interval_secs: 3600,
         }
     }
 }
@@ -538,6 +551,22 @@ impl Config {
             ("webhooks.breaker_failures", u64::from(w.breaker_failures)),
             ("webhooks.log_flush_ms", w.log_flush_ms),
             ("webhooks.log_buffer", w.log_buffer as u64),
+            (
+                "instrumentation.buffer_capacity",
+                self.instrumentation.buffer_capacity as u64,
+            ),
+            (
+                "instrumentation.batch_max_events",
+                self.instrumentation.batch_max_events as u64,
+            ),
+            (
+                "instrumentation.batch_max_bytes",
+                self.instrumentation.batch_max_bytes as u64,
+            ),
+            (
+                "instrumentation.retention_interval_secs",
+                self.instrumentation.retention_interval_secs,
+            ),
         ] {
             if v == 0 {
                 return bad(k, "must be at least 1");

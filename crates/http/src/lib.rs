@@ -8,6 +8,7 @@ mod input;
 mod metrics;
 mod middleware;
 mod routes;
+pub mod traces;
 
 use std::sync::Arc;
 
@@ -144,6 +145,15 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn(middleware::require_admin));
     let app_private = Router::new()
         .nest("/_admin", admin)
+        .route("/_events", get(routes::events::list).post(routes::events::emit))
+        .route(
+            "/_events/batch",
+            post(routes::events::batch).layer(axum::extract::DefaultBodyLimit::max(
+                state.platform.config.instrumentation.batch_max_bytes,
+            )),
+        )
+        .route("/_events/trace/{id}", get(routes::events::trace))
+        .route("/_events/stats", get(routes::events::stats))
         .route(
             "/_files/upload",
             post(routes::files::upload).layer(axum::extract::DefaultBodyLimit::disable()),
@@ -225,6 +235,7 @@ async fn trace_id(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| uuid::Uuid::parse_str(v).ok())
         .unwrap_or_else(uuid::Uuid::new_v4);
+    req.extensions_mut().insert(traces::TraceId(id));
     let mut res = next.run(req).await;
     if let Ok(v) = HeaderValue::from_str(&id.to_string()) {
         res.headers_mut().insert("x-trace-id", v);

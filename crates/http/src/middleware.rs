@@ -26,8 +26,11 @@ pub async fn resolve_app(
     };
     let name = path.split('/').nth(2).unwrap_or_default().to_string();
     let app = state.platform.app(&name).await?;
+    let traced = crate::traces::begin(&app, &mut req);
     req.extensions_mut().insert(app);
-    Ok(next.run(req).await)
+    let res = next.run(req).await;
+    crate::traces::end(traced, &path, &res);
+    Ok(res)
 }
 
 /// Dual auth: the app's secret first, then the platform secret (with admin).
@@ -41,7 +44,10 @@ pub async fn app_auth(
         .get::<Arc<AppContext>>()
         .cloned()
         .ok_or_else(|| Error::internal("app not resolved before auth"))?;
-    let token = bearer(req.headers())?;
+    let token = match bearer(req.headers()) {
+        Ok(t) => t,
+        Err(e) => return Ok(untraced(e)),
+    };
     let principal = if let Some(c) = verify_access_token(&app.jwt_secret, token) {
         Principal {
             id: c.sub,
@@ -52,10 +58,21 @@ pub async fn app_auth(
         roles.push("admin".into());
         Principal { id: c.sub, roles }
     } else {
-        return Err(Error::unauthorized("Invalid or expired token").into());
+        return Ok(untraced(Error::unauthorized("Invalid or expired token")));
     };
+    if let Some(t) = req.extensions().get::<Arc<rocket_events::Trace>>() {
+        t.set_user(&principal.id);
+    }
     req.extensions_mut().insert(principal);
     Ok(next.run(req).await)
+}
+
+/// A refused authentication: answered, and not traced (§18.2).
+fn untraced(e: Error) -> Response {
+    use axum::response::IntoResponse;
+    let mut res = ApiError::from(e).into_response();
+    res.extensions_mut().insert(crate::traces::Untraced);
+    res
 }
 
 pub async fn platform_auth(

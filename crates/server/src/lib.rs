@@ -51,11 +51,12 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
 }
 
 /// As `start`, with more effect handlers, job kinds and services beside
-/// the node's own subsystems (webhooks), which run first.
+/// the node's own subsystems (webhooks, events), which run first.
 pub async fn start_with(mut config: Config, extra: rocket_apps::Plugins) -> anyhow::Result<RunningServer> {
     secrets::resolve(&mut config)?;
     let (_hooks, mut plugins) =
         rocket_hooks::plugins(&config).map_err(|e| anyhow::anyhow!("webhooks: {e}"))?;
+    plugins.services.extend(rocket_events::plugins(&config).services);
     plugins.effects = plugins.effects.and(&extra.effects);
     plugins.jobs.extend(extra.jobs);
     plugins.services.extend(extra.services);

@@ -266,7 +266,7 @@ async fn killed_mid_load_loses_no_delivery(driver: &str) {
 
     let stop = Arc::new(AtomicBool::new(false));
     let l = load(&srv, &app, &t, 8, stop.clone());
-    wait_count(&l.done, 600).await;
+    wait_count(&l.done, 2000).await;
     let failing_attempts = seen.hits.load(Ordering::SeqCst);
     srv.kill9().await; // creates still in flight
     stop.store(true, Ordering::SeqCst);

@@ -34,6 +34,8 @@
 //! Must not: depend on the metadata or query crates (plans carry quoted
 //! identifiers and values, not entities).
 
+pub mod buffer;
+pub mod bulk;
 pub mod ddl;
 mod dialect;
 mod error;

@@ -169,6 +169,38 @@ impl PgDb {
         })
     }
 
+    /// Binary COPY of `rows` in one transaction with `synchronous_commit =
+    /// off` (see [`crate::bulk`]).
+    pub(crate) async fn copy_in(&self, table: &crate::bulk::BulkTable, rows: &[Vec<Value>]) -> Result<u64> {
+        let client = self.client().await?;
+        client
+            .batch_execute("BEGIN; SET LOCAL synchronous_commit = off")
+            .await?;
+        let types = table.pg_types();
+        let copied = async {
+            let sink = client.copy_in(&table.copy_sql()).await?;
+            let mut writer =
+                std::pin::pin!(tokio_postgres::binary_copy::BinaryCopyInWriter::new(sink, &types));
+            for r in rows {
+                writer.as_mut().write(&params_ref(r)).await?;
+            }
+            writer.finish().await
+        }
+        .await;
+        match copied {
+            Ok(n) => {
+                client.batch_execute("COMMIT").await?;
+                Ok(n)
+            }
+            Err(e) => {
+                if client.batch_execute("ROLLBACK").await.is_err() {
+                    drop(Object::take(client));
+                }
+                Err(e.into())
+            }
+        }
+    }
+
     pub fn stats(&self) -> PoolStats {
         let s = self.pool.status();
         PoolStats {

@@ -220,6 +220,41 @@ impl SqliteDb {
         self.with_writer(move |c| Ok(c.execute_batch(&sql)?)).await
     }
 
+    /// Multi-row prepared INSERTs of `rows` in one transaction (see
+    /// [`crate::bulk`]).
+    pub(crate) async fn insert_many(
+        &self,
+        table: &crate::bulk::BulkTable,
+        rows: Vec<Vec<Value>>,
+    ) -> Result<u64> {
+        let chunk = table.sqlite_chunk();
+        let full = table.sqlite_insert(chunk);
+        let rest = table.sqlite_insert(rows.len() % chunk);
+        self.with_writer(move |c| {
+            c.execute_batch("BEGIN IMMEDIATE")?;
+            let run = || -> Result<u64> {
+                let mut n = 0;
+                for part in rows.chunks(chunk) {
+                    let sql = if part.len() == chunk { &full } else { &rest };
+                    let mut stmt = c.prepare_cached(sql)?;
+                    n += stmt.execute(rusqlite::params_from_iter(part.iter().flatten()))? as u64;
+                }
+                Ok(n)
+            };
+            match run() {
+                Ok(n) => {
+                    c.execute_batch("COMMIT")?;
+                    Ok(n)
+                }
+                Err(e) => {
+                    let _ = c.execute_batch("ROLLBACK");
+                    Err(e)
+                }
+            }
+        })
+        .await
+    }
+
     pub async fn begin(&self) -> Result<SqliteTx> {
         let guard = self.lock_writer().await?;
         let mut tx = SqliteTx {

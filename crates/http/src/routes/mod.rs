@@ -5,6 +5,7 @@ pub mod admin_schema;
 pub mod admin_webhooks;
 pub mod ai;
 pub mod app_auth;
+pub mod events;
 pub mod files;
 pub mod health;
 pub mod openapi;

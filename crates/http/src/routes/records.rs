@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 
 use crate::error::ApiResult;
 use crate::extract::{Principal, RawBody};
+use crate::traces::{close, span, Traced};
 use crate::AppState;
 
 type App = Extension<Arc<AppContext>>;
@@ -38,12 +39,14 @@ pub async fn list(
     who: Principal,
     Path((_, name)): Path<(String, String)>,
     RawQuery(q): RawQuery,
+    t: Traced,
 ) -> ApiResult<Json<Value>> {
     let reg = app.registry();
     let e = entity(&reg, &name)?;
-    Ok(Json(
-        read::list(&app.db, &reg, &e, q.as_deref().unwrap_or(""), &caller(who)).await?,
-    ))
+    let sp = span(&t, "engine", "handler", "record.list").map(|s| s.entity(&name));
+    let r = read::list(&app.db, &reg, &e, q.as_deref().unwrap_or(""), &caller(who)).await;
+    close(sp, &r);
+    Ok(Json(r?))
 }
 
 pub async fn get(
@@ -51,12 +54,14 @@ pub async fn get(
     who: Principal,
     Path((_, name, id)): Path<(String, String, String)>,
     RawQuery(q): RawQuery,
+    t: Traced,
 ) -> ApiResult<Json<Value>> {
     let reg = app.registry();
     let e = entity(&reg, &name)?;
-    Ok(Json(
-        read::get(&app.db, &reg, &e, &id, q.as_deref().unwrap_or(""), &caller(who)).await?,
-    ))
+    let sp = span(&t, "engine", "handler", "record.get").map(|s| s.entity(&name).record(Some(&id)));
+    let r = read::get(&app.db, &reg, &e, &id, q.as_deref().unwrap_or(""), &caller(who)).await;
+    close(sp, &r);
+    Ok(Json(r?))
 }
 
 fn limits(s: &AppState) -> write::Limits {
@@ -83,12 +88,16 @@ pub async fn create(
     Extension(app): App,
     who: Principal,
     Path((_, name)): Path<(String, String)>,
+    t: Traced,
     RawBody(body): RawBody,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let reg = app.registry();
     let e = entity(&reg, &name)?;
     let who = caller(who);
-    let rec = write::create(&app.db, &reg, &e, &body, &write_cx(&app, &who, limits(&s))).await?;
+    let sp = span(&t, "engine", "handler", "record.create").map(|s| s.entity(&name));
+    let r = write::create(&app.db, &reg, &e, &body, &write_cx(&app, &who, limits(&s))).await;
+    close(sp, &r);
+    let rec = r?;
     Ok((StatusCode::CREATED, Json(json!({"data": rec}))))
 }
 
@@ -97,12 +106,16 @@ pub async fn update(
     Extension(app): App,
     who: Principal,
     Path((_, name, id)): Path<(String, String, String)>,
+    t: Traced,
     RawBody(body): RawBody,
 ) -> ApiResult<Json<Value>> {
     let reg = app.registry();
     let e = entity(&reg, &name)?;
     let who = caller(who);
-    let rec = write::update(&app.db, &reg, &e, &id, &body, &write_cx(&app, &who, limits(&s))).await?;
+    let sp = span(&t, "engine", "handler", "record.update").map(|s| s.entity(&name).record(Some(&id)));
+    let r = write::update(&app.db, &reg, &e, &id, &body, &write_cx(&app, &who, limits(&s))).await;
+    close(sp, &r);
+    let rec = r?;
     Ok(Json(json!({"data": rec})))
 }
 
@@ -111,10 +124,14 @@ pub async fn delete(
     Extension(app): App,
     who: Principal,
     Path((_, name, id)): Path<(String, String, String)>,
+    t: Traced,
 ) -> ApiResult<Json<Value>> {
     let reg = app.registry();
     let e = entity(&reg, &name)?;
     let who = caller(who);
-    let out = write::delete(&app.db, &reg, &e, &id, &write_cx(&app, &who, limits(&s))).await?;
+    let sp = span(&t, "engine", "handler", "record.delete").map(|s| s.entity(&name).record(Some(&id)));
+    let r = write::delete(&app.db, &reg, &e, &id, &write_cx(&app, &who, limits(&s))).await;
+    close(sp, &r);
+    let out = r?;
     Ok(Json(json!({"data": out})))
 }
