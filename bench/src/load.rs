@@ -16,6 +16,9 @@ pub enum Limit {
 pub enum Req {
     Get(String),
     Post(String, serde_json::Value),
+    /// A body serialised once, sent as JSON (not every binary uses it).
+    #[allow(dead_code)]
+    PostRaw(String, bytes::Bytes),
 }
 
 pub struct Report {
@@ -67,6 +70,14 @@ where
                 let res = match make(i) {
                     Req::Get(url) => http.get(url).bearer_auth(&token).send().await,
                     Req::Post(url, body) => http.post(url).bearer_auth(&token).json(&body).send().await,
+                    Req::PostRaw(url, body) => {
+                        http.post(url)
+                            .bearer_auth(&token)
+                            .header("content-type", "application/json")
+                            .body(body)
+                            .send()
+                            .await
+                    }
                 };
                 let ok = match res {
                     Ok(r) => {

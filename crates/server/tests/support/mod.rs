@@ -72,6 +72,14 @@ pub async fn drop_db(pg: &tokio_postgres::Client, db: &str) {
         .await;
 }
 
+/// The environment of a run on PostgreSQL with management database `mgmt`.
+pub fn pg_env(mgmt: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("DATABASE_URL", url_for(mgmt)),
+        ("ROCKET_DATABASE_DRIVER", "postgres".to_string()),
+    ]
+}
+
 /// One run of the binary; its stdout and stderr arrive as lines.
 pub struct Rocket {
     child: Child,
@@ -135,6 +143,18 @@ impl Rocket {
                 Err(_) => panic!("rocket did not print {needle:?} within 60 s"),
             }
         }
+    }
+
+    /// SIGTERM, then the exit code once the graceful stop is done (60 s at most).
+    pub async fn terminate(mut self) -> Option<i32> {
+        let pid = self.child.id().expect("running").to_string();
+        let sent = std::process::Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill -TERM {pid}");
+        let status = tokio::time::timeout(Duration::from_secs(60), self.child.wait())
+            .await
+            .expect("the server stopped within 60 s of SIGTERM")
+            .expect("wait");
+        status.code()
     }
 
     pub async fn kill9(mut self) {
