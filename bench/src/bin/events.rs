@@ -128,13 +128,13 @@ async fn bench_store(child: &Child, args: &Args) -> anyhow::Result<()> {
     }
     stats_ms.sort_by(f64::total_cmp);
     println!(
-        "{name}: accepted {:.0} events/s ({:.0} req/s of {}), request p50 {:.2} ms p99 {:.2} ms, {} non-2xx",
-        r.rps * args.batch as f64,
+        "{name}: accepted {:.0} events/s ({:.0} req/s of {} events, {} of them refused with 503 while the buffer was full), request p50 {:.2} ms p99 {:.2} ms",
+        accepted as f64 / args.duration as f64,
         r.rps,
         args.batch,
+        r.errors,
         r.p50_ms,
-        r.p99_ms,
-        r.errors
+        r.p99_ms
     );
     println!(
         "{name}: {rows} of ~{accepted} stored; the last landed {:.2} s after the load stopped; {:.0} stored events/s over the run",

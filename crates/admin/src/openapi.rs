@@ -303,6 +303,7 @@ pub fn platform_document() -> Json {
         "post": {"operationId": "import", "requestBody": body(&any), "responses": responses((200, ok(any.clone(), "Import summary")), &[400, 401, 403, 422])}}));
     queue_paths(&mut paths, &app_param);
     webhook_paths(&mut paths, &app_param);
+    events_paths(&mut paths, &app_param);
     paths.insert("/api/{app}/_openapi".into(), json!({"parameters": [app_param],
         "get": {"operationId": "app_openapi", "responses": responses((200, ok(any, "OpenAPI document of the app")), &[401, 404])}}));
     json!({
@@ -363,6 +364,66 @@ fn queue_paths(paths: &mut Map<String, Json>, app_param: &Json) {
 
 /// `/_admin/webhook-logs` (http-api.md §9.10) and the signing secret of a
 /// webhook (`/_admin/webhooks/{id}/secret`).
+/// `/_events` (http-api.md §10.4) and our batch endpoint.
+fn events_paths(paths: &mut Map<String, Json>, app_param: &Json) {
+    let tag = json!(["events"]);
+    let body = |s: &Json| json!({"required": true, "content": {"application/json": {"schema": s}}});
+    let data = |inner: Json| json!({"type": "object", "required": ["data"], "properties": {"data": inner}});
+    let text = json!({"type": ["string", "null"]});
+    let event = json!({"type": "object",
+        "required": ["id", "trace_id", "span_id", "parent_span_id", "event_type", "source", "component", "action",
+                     "entity", "record_id", "user_id", "duration_ms", "status", "metadata", "created_at"],
+        "properties": {"id": {"type": "string"}, "trace_id": {"type": "string"}, "span_id": {"type": "string"},
+            "parent_span_id": text.clone(), "event_type": {"type": "string", "enum": ["system", "business"]},
+            "source": {"type": "string"}, "component": {"type": "string"}, "action": {"type": "string"},
+            "entity": text.clone(), "record_id": text.clone(), "user_id": text.clone(),
+            "duration_ms": {"type": ["number", "null"]}, "status": text, "metadata": {"type": ["object", "null"]},
+            "created_at": {"type": "string", "format": "date-time"}}});
+    let emit = json!({"type": "object", "required": ["action"], "properties": {"action": {"type": "string"},
+        "entity": {"type": "string"}, "record_id": {"type": "string"}, "metadata": {"type": "object"}}});
+    let q = |n: &str| json!({"name": n, "in": "query", "required": false, "schema": {"type": "string"}});
+    let list_params: Vec<Json> = [
+        "source",
+        "component",
+        "action",
+        "entity",
+        "event_type",
+        "trace_id",
+        "user_id",
+        "status",
+        "from",
+        "to",
+        "page",
+        "per_page",
+        "sort",
+    ]
+    .iter()
+    .map(|n| q(n))
+    .collect();
+    paths.insert("/api/{app}/_events".into(), json!({"parameters": [app_param],
+        "post": {"operationId": "emit_event", "tags": tag, "requestBody": body(&emit),
+            "responses": responses((200, ok(data(json!({"type": "object", "properties": {"status": {"const": "ok"}}})), "Recorded")), &[400, 401, 422, 503])},
+        "get": {"operationId": "list_events", "tags": tag, "parameters": list_params,
+            "responses": responses((200, ok(json!({"type": "object", "required": ["data", "pagination"], "properties": {
+                "data": {"type": "array", "items": event.clone()},
+                "pagination": {"type": "object", "properties": {"page": {"type": "integer"}, "per_page": {"type": "integer"}, "total": {"type": "integer"}}}}}),
+                "Events, newest first unless sort=created_at")), &[400, 401, 403])}}));
+    paths.insert("/api/{app}/_events/batch".into(), json!({"parameters": [app_param],
+        "post": {"operationId": "ingest_events", "tags": tag,
+            "requestBody": {"required": true, "content": {
+                "application/json": {"schema": {"type": "array", "items": emit.clone()}},
+                "application/x-ndjson": {"schema": {"type": "string"}}}},
+            "responses": responses((202, ok(data(json!({"type": "object", "properties": {
+                "status": {"const": "accepted"}, "accepted": {"type": "integer"}}})), "All queued")), &[400, 401, 413, 422, 503])}}));
+    let trace_id = json!({"name": "trace_id", "in": "path", "required": true, "schema": {"type": "string"}});
+    paths.insert("/api/{app}/_events/trace/{trace_id}".into(), json!({"parameters": [app_param, trace_id],
+        "get": {"operationId": "get_trace", "tags": tag,
+            "responses": responses((200, ok(data(json!({"type": "object", "required": ["trace_id", "root_span", "spans", "total_duration_ms"]})), "The trace tree")), &[401, 403, 404])}}));
+    paths.insert("/api/{app}/_events/stats".into(), json!({"parameters": [app_param],
+        "get": {"operationId": "event_stats", "tags": tag, "parameters": [q("from"), q("to"), q("entity")],
+            "responses": responses((200, ok(data(json!({"type": "object", "required": ["total_events", "avg_latency_ms", "p95_latency_ms", "error_rate", "by_source"]})), "Stats")), &[400, 401, 403])}}));
+}
+
 fn webhook_paths(paths: &mut Map<String, Json>, app_param: &Json) {
     let tag = json!(["admin webhook logs"]);
     let data = |inner: Json| json!({"type": "object", "required": ["data"], "properties": {"data": inner}});

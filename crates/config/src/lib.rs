@@ -289,7 +289,7 @@ pub struct WebhooksConfig {
     /// Log rows are written in batches at least this often.
     pub log_flush_ms: u64,
     /// Log rows held for writing per app; beyond it rows are dropped and
-    /// counted (`rocket_webhook_log_dropped_total`).
+    /// counted (`rocket_buffer_dropped_total{table="_webhook_logs"}`).
     pub log_buffer: usize,
     /// How long a rotated-out signing secret still signs (both signatures
     /// are sent), so receivers can switch without losing a delivery.

@@ -61,6 +61,11 @@ impl AppEvents {
         self.buffer.depth()
     }
 
+    /// Events the buffer holds at most.
+    pub fn capacity(&self) -> usize {
+        self.buffer.capacity()
+    }
+
     /// Returns once everything queued so far is written.
     pub async fn flush(&self) {
         self.buffer.flush().await

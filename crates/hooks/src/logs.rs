@@ -10,14 +10,13 @@
 //! rare and write their row directly, after claiming the attempt with a
 //! compare-and-set (see `deliver`).
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
+use rocket_store::buffer::{BufferOptions, Sink, WriteBuffer};
 use rocket_store::{format_timestamp, Db, Row, Value};
 use serde_json::{json, Map, Value as Json};
-use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::statements as q;
@@ -90,109 +89,51 @@ pub async fn write(db: &Db, rows: &[LogRow]) -> rocket_store::Result<u64> {
         .await
 }
 
-enum Msg {
-    Row(Box<LogRow>),
-    Flush(oneshot::Sender<()>),
+/// `_webhook_logs` as a sink of the store's write buffer: its own upsert
+/// statement, since a retry updates the row its first attempt wrote.
+struct LogSink;
+
+impl Sink for LogSink {
+    type Row = LogRow;
+    fn table(&self) -> &'static str {
+        "_webhook_logs"
+    }
+    fn write<'a>(&'a self, db: &'a Db, rows: &'a [LogRow]) -> BoxFuture<'a, rocket_store::Result<u64>> {
+        Box::pin(write(db, rows))
+    }
 }
 
-/// The bounded, batching writer of one app's log rows.
+/// The bounded, batching writer of one app's log rows (the store's write
+/// buffer: drops and flush errors are on `/metrics` with
+/// `table="_webhook_logs"`).
 pub struct LogWriter {
-    tx: mpsc::Sender<Msg>,
-    dropped: Arc<AtomicU64>,
+    buffer: WriteBuffer<LogRow>,
 }
 
+/// Rows per statement.
 const MAX_BATCH: usize = 500;
 
 impl LogWriter {
     pub fn start(app: &str, db: Db, capacity: usize, every: Duration) -> LogWriter {
-        let (tx, rx) = mpsc::channel(capacity.max(1));
-        let dropped = Arc::new(AtomicU64::new(0));
-        tokio::spawn(run(app.to_string(), db, rx, every));
-        LogWriter { tx, dropped }
+        let opts = BufferOptions {
+            capacity,
+            flush_every: every,
+            batch: MAX_BATCH,
+        };
+        LogWriter {
+            buffer: WriteBuffer::start(app, db, LogSink, opts),
+        }
     }
 
     /// Queues a row; a full buffer drops it (counted) rather than block a
     /// request or grow without bound.
     pub fn push(&self, row: LogRow) {
-        if self.tx.try_send(Msg::Row(Box::new(row))).is_err() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-            metrics::counter!("rocket_webhook_log_dropped_total").increment(1);
-        }
+        self.buffer.push(row);
     }
 
     /// Returns once every row queued before the call is written.
     pub async fn flush(&self) {
-        let (done, wait) = oneshot::channel();
-        if self.tx.send(Msg::Flush(done)).await.is_ok() {
-            let _ = wait.await;
-        }
-    }
-
-    pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
-    }
-}
-
-async fn run(app: String, db: Db, mut rx: mpsc::Receiver<Msg>, every: Duration) {
-    let mut rows: Vec<LogRow> = Vec::new();
-    let mut waiting: Vec<oneshot::Sender<()>> = Vec::new();
-    loop {
-        let Some(first) = rx.recv().await else { return };
-        let deadline = tokio::time::Instant::now() + every;
-        let mut next = Some(first);
-        // Gather until the interval ends, the batch is full or a flush asks.
-        loop {
-            match next.take() {
-                Some(Msg::Row(r)) => rows.push(*r),
-                Some(Msg::Flush(done)) => {
-                    waiting.push(done);
-                    break;
-                }
-                None => {}
-            }
-            if rows.len() >= MAX_BATCH {
-                break;
-            }
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(m)) => next = Some(m),
-                Ok(None) | Err(_) => break,
-            }
-        }
-        // Whatever is already queued goes in this batch too.
-        while rows.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(Msg::Row(r)) => rows.push(*r),
-                Ok(Msg::Flush(done)) => waiting.push(done),
-                Err(_) => break,
-            }
-        }
-        if !rows.is_empty() {
-            flush_rows(&app, &db, &rows).await;
-            rows.clear();
-        }
-        for w in waiting.drain(..) {
-            let _ = w.send(());
-        }
-    }
-}
-
-async fn flush_rows(app: &str, db: &Db, rows: &[LogRow]) {
-    let mut pause = Duration::from_millis(50);
-    for attempt in 1..=3 {
-        match write(db, rows).await {
-            Ok(_) => {
-                metrics::counter!("rocket_webhook_log_rows_total").increment(rows.len() as u64);
-                return;
-            }
-            Err(e) if attempt == 3 => {
-                tracing::warn!(app, error = %e, rows = rows.len(), "webhook logs not written; dropped");
-                metrics::counter!("rocket_webhook_log_dropped_total").increment(rows.len() as u64);
-            }
-            Err(_) => {
-                tokio::time::sleep(pause).await;
-                pause *= 4;
-            }
-        }
+        self.buffer.flush().await
     }
 }
 

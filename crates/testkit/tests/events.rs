@@ -505,6 +505,18 @@ async fn batches_are_accepted_bounded_and_refused_when_full(s: &TestServer) {
             .body(body)
             .send()
     };
+    // Refusals of bad batches, while the buffer has room.
+    let many: Vec<Value> = (0..11).map(|i| json!({"action": format!("x{i}")})).collect();
+    let r = post(Value::Array(many).to_string(), false).await.expect("post");
+    assert_eq!(r.status(), 413);
+    let r = post(r#"[{"action":"ok"},{"nope":1}]"#.into(), false)
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 422);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["error"]["message"], "event 1: action is required");
+    let r = post("{}".into(), false).await.expect("post");
+    assert_eq!(r.status(), 400);
     let r = post(r#"[{"action":"a"},{"action":"b"}]"#.into(), false)
         .await
         .expect("post");
@@ -523,17 +535,6 @@ async fn batches_are_accepted_bounded_and_refused_when_full(s: &TestServer) {
     assert!(r.headers().get("retry-after").is_some());
     let v: Value = r.json().await.expect("json");
     assert_eq!(v["error"]["code"], "OVERLOADED");
-    let many: Vec<Value> = (0..11).map(|i| json!({"action": format!("x{i}")})).collect();
-    let r = post(Value::Array(many).to_string(), false).await.expect("post");
-    assert_eq!(r.status(), 413);
-    let r = post(r#"[{"action":"ok"},{"nope":1}]"#.into(), false)
-        .await
-        .expect("post");
-    assert_eq!(r.status(), 422);
-    let v: Value = r.json().await.expect("json");
-    assert_eq!(v["error"]["message"], "event 1: action is required");
-    let r = post("{}".into(), false).await.expect("post");
-    assert_eq!(r.status(), 400);
     // The single emit answers 503 too while the buffer is full.
     let one = s
         .post(

@@ -77,8 +77,15 @@ pub async fn batch(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-ndjson") || v.starts_with("application/ndjson"));
     let ev = events(&app)?;
-    let origin = origin(&who, trace.as_ref().map(|t| &t.0), id.map(|i| i.0));
     let max = s.platform.config.instrumentation.batch_max_events;
+    // Over half full and within one largest batch of full: refuse before
+    // parsing, so a flood of refused batches does not eat the CPU the
+    // flusher needs to drain.
+    let depth = ev.depth();
+    if depth > ev.capacity() / 2 && depth + max > ev.capacity() {
+        return Err(saturated(&ev).into());
+    }
+    let origin = origin(&who, trace.as_ref().map(|t| &t.0), id.map(|i| i.0));
     let batch = ingest::batch(&body, ndjson, max, &origin)?;
     let n = batch.len();
     ev.ingest(batch).map_err(|_| saturated(&ev))?;
