@@ -29,6 +29,13 @@ fn disabled(c: &mut Config) {
     c.instrumentation.enabled = false;
 }
 
+fn quick_retention(c: &mut Config) {
+    fast(c);
+    c.instrumentation.sampling_rate = 0.0;
+    c.instrumentation.retention_days = 7;
+    c.instrumentation.retention_interval_secs = 1;
+}
+
 fn tiny_buffer(c: &mut Config) {
     // Nothing flushes on its own while the test fills the buffer, and no
     // span takes a slot.
@@ -70,6 +77,7 @@ on_both!(
     sampling_zero_records_no_spans: unsampled,
     disabled_instrumentation_still_records_business_events: disabled,
     batches_are_accepted_bounded_and_refused_when_full: tiny_buffer,
+    retention_deletes_only_expired_events: quick_retention,
 );
 
 async fn events(s: &TestServer, a: &TestApp, query: &str) -> Value {
@@ -552,4 +560,24 @@ async fn batches_are_accepted_bounded_and_refused_when_full(s: &TestServer) {
         )
         .await;
     assert_eq!(one.status, 503);
+}
+
+async fn retention_deletes_only_expired_events(s: &TestServer) {
+    let a = s.create_app().await;
+    let now = Utc::now();
+    let mut set = Vec::new();
+    for days in [30, 8, 6, 0] {
+        let mut e = ev("engine", &format!("age.{days}"), None, Some(1.0), Some("ok"), 0);
+        e.created_at = now - chrono::Duration::days(days) - chrono::Duration::minutes(1);
+        set.push(e);
+    }
+    seed(s, &a, set).await;
+    // Retention runs every second here (hourly by default).
+    let b = events_until(s, &a, "source=engine", |b| total(b) == 2).await;
+    assert_eq!(total(&b), 2, "events older than 7 days are gone: {b}");
+    let kept: Vec<&str> = b["data"]
+        .as_array()
+        .map(|d| d.iter().filter_map(|e| e["action"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(kept, vec!["age.0", "age.6"]);
 }
