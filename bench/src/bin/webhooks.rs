@@ -232,11 +232,9 @@ async fn bench_store(child: &Child, args: &Args, seen: Arc<Seen>, target: &str) 
         )
         .await?;
     }
-    api.post(
-        &format!("{admin}/webhooks"),
-        hook("guarded", "before_write", format!("{target}/hang")),
-    )
-    .await?;
+    let mut sync = hook("guarded", "before_write", format!("{target}/hang"));
+    sync["async"] = json!(false);
+    api.post(&format!("{admin}/webhooks"), sync).await?;
     let name = child.store.name();
     let (c, d) = (args.concurrency, args.duration);
 

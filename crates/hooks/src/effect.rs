@@ -125,29 +125,37 @@ impl WebhookEffects {
 
     /// The sync attempt's log row, outside the transaction; a failure with
     /// attempts left is retried on the queue as the contract schedules it.
+    /// Both run after the request lets go of its transaction (a spawned
+    /// task): enqueueing here would take a second pool connection while the
+    /// transaction holds one, and under load every request would wait for
+    /// the pool's checkout timeout.
     async fn log_sync(&self, change: &Change<'_>, d: &Delivery, o: &Outcome) {
-        let mut next = None;
-        if !o.ok() && d.max_attempts > 1 {
+        let retry = (!o.ok() && d.max_attempts > 1).then(|| {
             let at = Utc::now()
                 + chrono::Duration::from_std(retry_delay(1, d.linear, self.0.retry_base()))
                     .unwrap_or(chrono::Duration::MAX);
             let mut again = d.clone();
             again.attempt = 2;
-            let scheduled = match change.queue {
-                Some(q) => q.enqueue(again.job(Some(at))).await.is_ok(),
-                None => false,
-            };
-            next = scheduled.then_some(at);
-        }
-        let row = outcome_row(d, 1, o, next);
-        match self.0.writer(change.app) {
-            Some(w) => w.push(row),
-            None => {
-                if let Err(e) = crate::logs::write(change.db, &[row]).await {
-                    tracing::warn!(error = %e, "webhook log not written");
+            (again, at)
+        });
+        let queue = change.queue.cloned();
+        let (rt, app, db) = (self.0.clone(), change.app.to_string(), change.db.clone());
+        let (d, o) = (d.clone(), o.clone());
+        tokio::spawn(async move {
+            let mut next = None;
+            if let (Some((again, at)), Some(q)) = (retry, queue) {
+                next = q.enqueue(again.job(Some(at))).await.is_ok().then_some(at);
+            }
+            let row = outcome_row(&d, 1, &o, next);
+            match rt.writer(&app) {
+                Some(w) => w.push(row),
+                None => {
+                    if let Err(e) = crate::logs::write(&db, &[row]).await {
+                        tracing::warn!(error = %e, "webhook log not written");
+                    }
                 }
             }
-        }
+        });
     }
 
     async fn enqueue_async(&self, tx: &mut Tx, change: &Change<'_>, hook: Hook) -> Result<()> {
