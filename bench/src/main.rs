@@ -63,11 +63,7 @@ fn item(i: usize) -> serde_json::Value {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let stores: Vec<Store> = match args.store.as_str() {
-        "sqlite" => vec![Store::Sqlite],
-        "postgres" => vec![Store::Postgres],
-        _ => vec![Store::Sqlite, Store::Postgres],
-    };
+    let stores = Store::parse_list(&args.store);
     println!(
         "rocket-bench: {} rows, {} connections, {} s per phase, {} cores",
         args.rows,

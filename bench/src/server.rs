@@ -11,6 +11,15 @@ pub enum Store {
 }
 
 impl Store {
+    /// The stores a `--store` argument names: `sqlite`, `postgres`, or both.
+    pub fn parse_list(arg: &str) -> Vec<Store> {
+        match arg {
+            "sqlite" => vec![Store::Sqlite],
+            "postgres" => vec![Store::Postgres],
+            _ => vec![Store::Sqlite, Store::Postgres],
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Store::Sqlite => "sqlite",

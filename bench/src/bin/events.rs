@@ -151,11 +151,7 @@ async fn bench_store(child: &Child, args: &Args) -> anyhow::Result<()> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let stores: Vec<Store> = match args.store.as_str() {
-        "sqlite" => vec![Store::Sqlite],
-        "postgres" => vec![Store::Postgres],
-        _ => vec![Store::Sqlite, Store::Postgres],
-    };
+    let stores = Store::parse_list(&args.store);
     println!(
         "rocket-events-bench: {} cores (server and load share them)",
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)

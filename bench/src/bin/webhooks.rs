@@ -309,11 +309,7 @@ async fn bench_store(child: &Child, args: &Args, seen: Arc<Seen>, target: &str) 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let stores: Vec<Store> = match args.store.as_str() {
-        "sqlite" => vec![Store::Sqlite],
-        "postgres" => vec![Store::Postgres],
-        _ => vec![Store::Sqlite, Store::Postgres],
-    };
+    let stores = Store::parse_list(&args.store);
     println!(
         "rocket-webhook-bench: {} connections, {} s per phase, fan-out {}, {} cores (server, receiver and load share them)",
         args.concurrency,

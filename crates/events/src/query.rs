@@ -11,10 +11,6 @@ use serde_json::{json, Map, Value as Json};
 
 use crate::statements::{self as q, Percentile};
 
-fn store(e: rocket_store::StoreError) -> Error {
-    Error::from(e)
-}
-
 /// The API's JSON of a stored event.
 pub fn render(r: &Row) -> Json {
     let text = |k: &str| r.str(k).map_or(Json::Null, Json::String);
@@ -112,11 +108,15 @@ pub async fn list(db: &Db, params: &HashMap<String, String>) -> Result<(Vec<Json
     let count_params = p.clone();
     p.push(Value::Int(per_page));
     p.push(Value::Int((page - 1).saturating_mul(per_page)));
-    let rows = db.query(q::list(ascending), &p).await.map_err(store)?;
-    let total = db
-        .query_opt(q::COUNT, &count_params)
-        .await
-        .map_err(store)?
+    // One round trip on PostgreSQL (pipelined), back to back on SQLite.
+    let mut res = db
+        .query_many(&[(q::list(ascending), &p), (q::COUNT, &count_params)])
+        .await?
+        .into_iter();
+    let rows = res.next().unwrap_or_default();
+    let total = res
+        .next()
+        .and_then(|c| c.into_iter().next())
         .and_then(|r| r.i64("n"))
         .unwrap_or(0);
     Ok((
@@ -131,7 +131,7 @@ pub async fn list(db: &Db, params: &HashMap<String, String>) -> Result<(Vec<Json
 pub async fn trace(db: &Db, trace_id: &str) -> Result<Json> {
     let not_found = || Error::not_found(format!("Trace not found: {trace_id}"));
     let id = uuid::Uuid::parse_str(trace_id).map_err(|_| not_found())?;
-    let rows = db.query(q::TRACE, &[Value::Uuid(id)]).await.map_err(store)?;
+    let rows = db.query(q::TRACE, &[Value::Uuid(id)]).await?;
     if rows.is_empty() {
         return Err(not_found());
     }
@@ -200,7 +200,7 @@ pub async fn stats(db: &Db, params: &HashMap<String, String>) -> Result<Json> {
     let (from, to) = window(params)?;
     let entity = params.get("entity").cloned().unwrap_or_default();
     let w = [Value::Timestamp(from), Value::Timestamp(to), Value::Text(entity)];
-    let totals = db.query_opt(q::STATS_TOTALS, &w).await.map_err(store)?;
+    let totals = db.query_opt(q::STATS_TOTALS, &w).await?;
     let total = totals.as_ref().and_then(|r| r.i64("total")).unwrap_or(0);
     let errors = totals.as_ref().and_then(|r| r.i64("errors")).unwrap_or(0);
     let avg = totals.as_ref().and_then(|r| float(r, "avg_ms"));
@@ -209,12 +209,8 @@ pub async fn stats(db: &Db, params: &HashMap<String, String>) -> Result<Json> {
             total: p95_sql,
             by_source,
         } => {
-            let p95 = db
-                .query_opt(p95_sql, &w)
-                .await
-                .map_err(store)?
-                .and_then(|r| float(&r, "p95"));
-            let rows = db.query(by_source, &w).await.map_err(store)?;
+            let p95 = db.query_opt(p95_sql, &w).await?.and_then(|r| float(&r, "p95"));
+            let rows = db.query(by_source, &w).await?;
             let groups = rows
                 .into_iter()
                 .map(|r| source_json(&r, float(&r, "p95")))
@@ -226,19 +222,14 @@ pub async fn stats(db: &Db, params: &HashMap<String, String>) -> Result<Json> {
             by_source,
             source,
         } => {
-            let p95 = p95_of(&durations(db.query(all, &w).await.map_err(store)?));
+            let p95 = p95_of(&durations(db.query(all, &w).await?));
             // Rows' iterator is not Send: collect before the awaits below.
-            let rows: Vec<Row> = db
-                .query(by_source, &w)
-                .await
-                .map_err(store)?
-                .into_iter()
-                .collect();
+            let rows: Vec<Row> = db.query(by_source, &w).await?.into_iter().collect();
             let mut groups = Vec::new();
             for r in rows {
                 let mut p = w.to_vec();
                 p.push(Value::Text(r.string("source")));
-                let d = durations(db.query(source, &p).await.map_err(store)?);
+                let d = durations(db.query(source, &p).await?);
                 groups.push(source_json(&r, p95_of(&d)));
             }
             (p95, groups)

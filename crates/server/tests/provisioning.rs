@@ -11,7 +11,7 @@ use std::path::Path;
 use serde_json::{json, Value};
 
 mod support;
-use support::{drop_db, pg_admin as admin, unique, url_for, Rocket};
+use support::{drop_db, pg_admin as admin, pg_env, unique, url_for, Rocket};
 
 async fn db_exists(pg: &tokio_postgres::Client, db: &str) -> bool {
     let rows = pg
@@ -24,12 +24,11 @@ async fn db_exists(pg: &tokio_postgres::Client, db: &str) -> bool {
 /// A run against management database `mgmt`, optionally held at a
 /// provisioning step.
 async fn start(mgmt: &str, dir: &Path, pause: Option<&str>) -> Rocket {
-    let mut env = vec![
-        ("DATABASE_URL", url_for(mgmt)),
-        ("ROCKET_DATABASE_DRIVER", "postgres".to_string()),
+    let mut env = pg_env(mgmt);
+    env.extend([
         ("ROCKET_DATABASE_POOL_SIZE", "3".to_string()),
         ("APP_POOL_SIZE", "2".to_string()),
-    ];
+    ]);
     if let Some(step) = pause {
         env.push(("ROCKET_TEST_PAUSE_PROVISIONING", step.to_string()));
     }

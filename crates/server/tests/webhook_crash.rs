@@ -22,7 +22,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 mod support;
-use support::{drop_db, pg_admin, unique, unreachable, url_for, Rocket};
+use support::{drop_db, pg_admin, pg_env, unique, unreachable, Rocket};
 
 #[allow(dead_code)]
 #[path = "../../queue/tests/support/proxy.rs"]
@@ -99,8 +99,7 @@ async fn setup(driver: &str) -> Option<Setup> {
         "postgres" => {
             let pg = pg_admin().await?;
             let mgmt = unique("rocket_wc");
-            env.push(("DATABASE_URL", url_for(&mgmt)));
-            env.push(("ROCKET_DATABASE_DRIVER", "postgres".into()));
+            env.extend(pg_env(&mgmt));
             s.db_driver = "postgres";
             s.pg = Some((pg, mgmt));
         }
